@@ -1,0 +1,33 @@
+# cloudsources — the commands a newcomer runs first. Needs only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Runtime install for the demo; the dev extra (pytest, pgserver, meltano, stripe) for tests.
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(VENV)/.runtime $@
+
+## demo: sandbox → tap-cloudsources → target-warehouse (warehouse.duckdb), then rows per table
+demo: $(VENV)/.runtime
+	$(BIN)/cloudsources demo --warehouse warehouse.duckdb
+
+## test: the whole suite (starts its own sandbox and PostgreSQL)
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf .demo warehouse.duckdb warehouse.duckdb.wal .pytest_cache
