@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = summarize(args.warehouse, truth, calls)
     print(f"\nwarehouse: {args.warehouse} — "
           + ("matches the sandbox." if ok else "DOES NOT match the sandbox."))
-    print(f"explore it: python -c \"import duckdb; print(duckdb.connect('{args.warehouse}')"
+    print(f"explore it: .venv/bin/python -c \"import duckdb; print(duckdb.connect('{args.warehouse}')"
           ".sql('select status, count(*) from stripe.charges group by 1'))\"")
     return 0 if ok and state else 1
 

@@ -14,6 +14,7 @@ from importlib import resources
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import SchemaMessage
 from singer_sdk.streams import RESTStream
 
@@ -49,6 +50,9 @@ class CloudSourcesStream(RESTStream):
     schema_package: t.ClassVar[str]
     default_api_base_url: t.ClassVar[str]
     primary_keys: t.ClassVar[list[str]] = ["id"]
+    # Nested objects go to the warehouse exactly as the API sent them (JSON columns), so
+    # only top-level properties are conformed to the schema.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
     def __init__(self, tap: t.Any) -> None:
         super().__init__(tap=tap, schema=self.load_schema())

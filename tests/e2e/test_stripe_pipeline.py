@@ -69,7 +69,7 @@ def test_first_sync_equals_source_then_incremental_sync_adds_new_objects(
     changes = requests.post(
         f"{sandbox.url}/_sandbox/advance", json={"changes": 60}, timeout=10
     ).json()
-    assert sum(len(ids) for ids in changes["created"].values()) > 0
+    assert sum(len(ids) for ids in changes["created"].values()) >= 20
     requests.post(f"{sandbox.url}/_sandbox/stats/reset", timeout=10)
 
     second = pipeline(tap_config(sandbox), warehouse.config, tmp_path / "run2",
@@ -79,8 +79,7 @@ def test_first_sync_equals_source_then_incremental_sync_adds_new_objects(
         expected = truth(sandbox, collection)
         rows = warehouse.rows(collection)
         created = set(changes["created"].get(collection, []))
-        new_objects = [obj for obj in expected if obj["id"] in created]
-        assert len(new_objects) == len(created), collection
+        new_objects = [obj for obj in expected if obj["id"] in created]  # not deleted since
         assert mismatches(rows, new_objects) == [], collection
         # Created-based incremental keeps deleted objects until update capture lands (issue 5),
         # but never duplicates one: exactly the union of both runs' objects.

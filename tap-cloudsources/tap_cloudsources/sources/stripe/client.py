@@ -48,6 +48,8 @@ class StripeStream(CloudSourcesStream):
     replication_key = "created"
     # Stripe lists newest first: the bookmark may only move once a whole pass is complete.
     is_sorted = False
+    # Query parameters a collection always sends (e.g. subscriptions hide canceled ones).
+    list_params: t.ClassVar[dict[str, str]] = {}
 
     @property
     def http_headers(self) -> dict:
@@ -60,7 +62,7 @@ class StripeStream(CloudSourcesStream):
         return StripeCursorPaginator(None)
 
     def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
-        params: dict[str, t.Any] = {"limit": PAGE_SIZE}
+        params: dict[str, t.Any] = {"limit": PAGE_SIZE, **self.list_params}
         # `gte`, not `gt`: several objects share a second; the target's upsert absorbs repeats.
         since = to_epoch(self.get_starting_replication_key_value(context))
         if since is not None:

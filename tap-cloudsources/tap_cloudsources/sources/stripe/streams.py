@@ -33,6 +33,7 @@ class InvoicesStream(StripeStream):
 class SubscriptionsStream(StripeStream):
     name = "subscriptions"
     path = "/v1/subscriptions"
+    list_params = {"status": "all"}  # Stripe omits canceled subscriptions otherwise
 
 
 STREAMS: list[type[StripeStream]] = [

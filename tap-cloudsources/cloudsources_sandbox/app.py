@@ -1,0 +1,170 @@
+"""One HTTP server for every emulated API, plus the admin routes under /_sandbox/.
+
+Admin routes (no auth):
+  GET  /_sandbox/health                         {"ok": true}
+  GET  /_sandbox/clock                          {"clock": unix, "iso": "..."}
+  GET  /_sandbox/stats                          API request counts (admin calls not counted)
+  POST /_sandbox/stats/reset                    zero the counts
+  POST /_sandbox/advance                        {"changes": N} or {"creates","updates","deletes"},
+                                                optional "seconds" (default 3600)
+  GET  /_sandbox/truth/<source>/<collection>    every current object, newest first
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import traceback
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from .stripe import StripeAPI
+from .stripe_source import EVENT_RETENTION, StripeSource
+from .surface import Response, Surface
+from .world import World
+
+ADMIN = "/_sandbox/"
+
+
+class Stats:
+    """Counts of API requests by source and by path (without the query string)."""
+
+    def __init__(self, sources: Sequence[str]) -> None:
+        self._sources = list(sources)
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.total = 0
+            self.by_source: dict[str, int] = dict.fromkeys(self._sources, 0)
+            self.by_path: dict[str, int] = {}
+
+    def count(self, source: str, path: str) -> None:
+        with self._lock:
+            self.total += 1
+            self.by_source[source] = self.by_source.get(source, 0) + 1
+            self.by_path[path] = self.by_path.get(path, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"total": self.total, "by_source": dict(self.by_source),
+                    "by_path": dict(self.by_path)}
+
+
+class Sandbox:
+    """Routes a request to an API surface or to the admin routes. Transport-independent."""
+
+    def __init__(self, world: World, surfaces: Sequence[Surface]) -> None:
+        self.world = world
+        self.surfaces = list(surfaces)
+        self.stats = Stats([s.source for s in self.surfaces])
+
+    def dispatch(self, method: str, target: str, headers: Mapping[str, str],
+                 body: bytes) -> Response:
+        url = urlsplit(target)
+        if url.path.startswith(ADMIN):
+            return self._admin(method, url.path[len(ADMIN):], body)
+        for surface in self.surfaces:
+            if url.path.startswith(surface.prefix):
+                self.stats.count(surface.source, url.path)
+                return surface.handle(method, url.path, url.query, headers)
+        self.stats.count("unknown", url.path)
+        return Response(404, {"error": f"no emulated API serves {url.path}"})
+
+    def _admin(self, method: str, route: str, body: bytes) -> Response:
+        world = self.world
+        if method == "GET" and route == "health":
+            return Response(200, {"ok": True})
+        if method == "GET" and route == "clock":
+            iso = datetime.fromtimestamp(world.clock, UTC).isoformat().replace("+00:00", "Z")
+            return Response(200, {"clock": world.clock, "iso": iso})
+        if method == "GET" and route == "stats":
+            return Response(200, self.stats.snapshot())
+        if method == "POST" and route == "stats/reset":
+            self.stats.reset()
+            return Response(200, self.stats.snapshot())
+        if method == "POST" and route == "advance":
+            return self._advance(body)
+        if method == "GET" and route.startswith("truth/"):
+            return self._truth(*route[len("truth/"):].partition("/")[::2])
+        return Response(404, {"error": f"unknown sandbox route: {method} {ADMIN}{route}"})
+
+    def _advance(self, body: bytes) -> Response:
+        try:
+            args = json.loads(body or b"{}")
+            if not isinstance(args, dict):
+                raise ValueError("body must be a JSON object")
+            unknown = set(args) - {"changes", "seconds", "creates", "updates", "deletes"}
+            if unknown:
+                raise ValueError(f"unknown fields: {sorted(unknown)}")
+            for key, value in args.items():
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ValueError(f"{key} must be an integer")
+            with self.world.lock:
+                return Response(200, self.world.advance(**args))
+        except ValueError as exc:
+            return Response(400, {"error": str(exc)})
+
+    def _truth(self, source: str, name: str) -> Response:
+        with self.world.lock:
+            coll = self.world.collections(source).get(name)
+            if coll is None:
+                return Response(404, {"error": f"no collection {source}/{name}"})
+            data = list(coll.newest_first())
+            if source == "stripe" and name == "events":  # what the API can still list
+                horizon = self.world.clock - EVENT_RETENTION
+                data = [e for e in data if e["created"] >= horizon]
+        return Response(200, {"collection": name, "count": len(data), "data": data})
+
+
+def build_sandbox(seed: int = 1, scale: float = 1.0) -> Sandbox:
+    world = World(seed=seed, scale=scale, sources=[StripeSource()])
+    return Sandbox(world, [StripeAPI(world)])
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox, verbose: bool = False) -> None:
+        self.sandbox = sandbox
+        self.verbose = verbose
+        super().__init__(address, SandboxHandler)
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as API clients expect
+    server_version = "cloudsources-sandbox"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; avoid the 40 ms stall
+    server: SandboxHTTPServer
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            resp = self.server.sandbox.dispatch(self.command, self.path, self.headers, body)
+            payload = resp.encode()
+        except Exception:  # a bug must not kill the connection without an answer
+            traceback.print_exc(file=sys.stderr)
+            error = {"type": "api_error", "message": "Sandbox internal error."}
+            resp = Response(500, {"error": error})
+            payload = resp.encode()
+        self.send_response(resp.status)
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.verbose:
+            super().log_message(format, *args)
