@@ -83,7 +83,8 @@ def summarize(warehouse: Path, truth: dict[str, set[str]], calls: dict[str, int]
     all_match = True
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for collection in COLLECTIONS:
-            ids = {row[0] for row in con.execute(f'SELECT id FROM stripe."{collection}"').fetchall()}
+            query = f'SELECT id FROM stripe."{collection}"'
+            ids = {row[0] for row in con.execute(query).fetchall()}
             match = ids == truth[collection]
             all_match &= match
             print(f"{'stripe.' + collection:<24}{len(ids):>8}{len(truth[collection]):>12}"
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = summarize(args.warehouse, truth, calls)
     print(f"\nwarehouse: {args.warehouse} — "
           + ("matches the sandbox." if ok else "DOES NOT match the sandbox."))
-    print(f"explore it: .venv/bin/python -c \"import duckdb; print(duckdb.connect('{args.warehouse}')"
-          ".sql('select status, count(*) from stripe.charges group by 1'))\"")
+    print("explore it: .venv/bin/python -c \"import duckdb; print(duckdb.connect("
+          f"'{args.warehouse}').sql('select status, count(*) from stripe.charges group by 1'))\"")
     return 0 if ok and state else 1
 
 

@@ -50,7 +50,7 @@ def test_meltano_run_loads_stripe_and_resumes_from_state(meltano_project, sandbo
 
     schedules = json.loads(meltano(meltano_project, env, "schedule", "list", "--format",
                                    "json").stdout)
-    job_schedules = {s["name"]: s for s in schedules["job"]}
+    job_schedules = {s["name"]: s for s in schedules["schedules"]["job"]}
     assert job_schedules["stripe-every-3-hours"]["interval"] == "0 */3 * * *"
     assert job_schedules["stripe-every-3-hours"]["job"]["name"] == "stripe-to-warehouse"
 

@@ -53,7 +53,8 @@ def test_first_sync_equals_source_then_incremental_sync_adds_new_objects(
     sandbox, warehouse, pipeline, tmp_path
 ):
     first = pipeline(tap_config(sandbox), warehouse.config, tmp_path / "run1")
-    assert (first.tap_rc, first.target_rc) == (0, 0), first.tap_stderr[-2000:] + first.target_stderr[-2000:]
+    logs = first.tap_stderr[-2000:] + first.target_stderr[-2000:]
+    assert (first.tap_rc, first.target_rc) == (0, 0), logs
     first_ids = {}
     for collection in COLLECTIONS:
         expected = truth(sandbox, collection)

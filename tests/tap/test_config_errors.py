@@ -34,7 +34,8 @@ def last_line(stderr: str) -> str:
     ("config", "expected"),
     [
         ({"source": "stripe"},
-         "tap-cloudsources: config error: missing setting 'api_key' (required for source 'stripe')"),
+         "tap-cloudsources: config error: missing setting 'api_key' "
+         "(required for source 'stripe')"),
         ({"source": "zendeks", "api_key": "sk_test_12345678"},
          "tap-cloudsources: config error: unknown source 'zendeks'; available: stripe"),
         ({"api_key": "sk_test_12345678"},
