@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,19 +28,22 @@ def sandbox() -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real PostgreSQL: CLOUDSOURCES_TEST_PG_URL if set, else one started with pgserver."""
+def pg_server_url() -> Iterator[str]:
+    """A real PostgreSQL: CLOUDSOURCES_TEST_PG_URL if set (its user needs CREATEDB), else one
+    started once per session with pgserver."""
     external = os.environ.get("CLOUDSOURCES_TEST_PG_URL")
     if external:
         yield external
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
+    # Its own directory, not pytest's tmp tree: a concurrent pytest run prunes old tmp dirs.
+    with tempfile.TemporaryDirectory(prefix="cloudsources-pg-") as data_dir:
+        server = pgserver.get_server(data_dir, cleanup_mode="delete")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""target-warehouse: Singer target loading DuckDB or PostgreSQL (see target.py)."""

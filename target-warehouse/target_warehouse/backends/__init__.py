@@ -1,0 +1,103 @@
+"""The Backend protocol: the only surface through which the target touches a database.
+
+Sinks decide *what* a table must look like and hand over column-wise batches; each
+backend module decides *how* in its own SQL dialect. Every identifier is quoted with
+:func:`quote`; values only ever travel as parameters, COPY data or Arrow buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from target_warehouse.errors import TargetError
+from target_warehouse.types import LogicalType
+
+STAGE_ROW = "__row"  # staging-only ordinal; "__" never occurs in a normalized column name
+
+
+def quote(identifier: str) -> str:
+    """Standard SQL quoted identifier (both PostgreSQL and DuckDB)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def qualified(schema: str, table: str) -> str:
+    return f"{quote(schema)}.{quote(table)}"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: LogicalType
+
+
+@dataclass
+class TableState:
+    """What a table looks like in the database right now."""
+
+    # None for a type this target did not create (left alone, never widened).
+    columns: dict[str, LogicalType | None]
+    primary_key: tuple[str, ...] = ()
+
+
+@dataclass
+class TableChange:
+    """DDL to bring one table in line with a stream's schema, applied in one transaction."""
+
+    create: list[ColumnSpec] = field(default_factory=list)  # non-empty: create the table
+    add: list[ColumnSpec] = field(default_factory=list)
+    retype: list[ColumnSpec] = field(default_factory=list)  # widen to this type
+    primary_key: tuple[str, ...] | None = None  # None: leave as is; (): drop it
+
+    def __bool__(self) -> bool:
+        return bool(self.create or self.add or self.retype or self.primary_key is not None)
+
+
+@dataclass
+class Batch:
+    """One flush: column-wise values, already converted to the column types."""
+
+    schema: str
+    table: str
+    columns: list[ColumnSpec]
+    data: dict[str, list[Any]]  # column name -> values, all of equal length
+    keys: tuple[str, ...] = ()  # upsert on these (last row per key wins); () appends
+    replace_all: bool = False  # overwrite: empty the table first, same transaction
+
+    @property
+    def size(self) -> int:
+        return len(next(iter(self.data.values()))) if self.data else 0
+
+
+class Backend(Protocol):
+    dialect: str
+    default_schema: str
+    max_identifier_bytes: int
+    strips_nul: bool  # the database cannot store U+0000 in text
+    supports_primary_key: bool  # upserts rely on a PRIMARY KEY (PostgreSQL) or not (DuckDB)
+
+    def describe(self, schema: str, table: str) -> TableState | None:
+        """Current columns and key of a table, or None when it does not exist."""
+
+    def apply(self, schema: str, table: str, change: TableChange) -> None:
+        """Create schema/table, add and widen columns, set the key; one transaction."""
+
+    def load(self, batch: Batch) -> int:
+        """Write one batch in one transaction; return the number of rows written."""
+
+    def close(self) -> None: ...
+
+
+def open_backend(config: Mapping[str, Any]) -> Backend:
+    """Connect to the warehouse named by the target config."""
+    kind = config.get("backend") or "duckdb"
+    if kind == "duckdb":
+        from target_warehouse.backends.duckdb import DuckDBBackend
+
+        return DuckDBBackend(config.get("path") or "warehouse.duckdb")
+    if kind == "postgres":
+        from target_warehouse.backends.postgres import PostgresBackend
+
+        return PostgresBackend.from_config(config)
+    raise TargetError(f"unknown backend {kind!r} (expected 'duckdb' or 'postgres')")

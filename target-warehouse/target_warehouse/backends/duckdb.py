@@ -1,0 +1,200 @@
+"""DuckDB backend: Arrow-registered staging + one set-based MERGE/INSERT per batch.
+
+No PRIMARY KEY or UNIQUE index is ever created: DuckDB's ART index raises false
+duplicate-key errors when a key is deleted and re-inserted in one transaction, so
+upserts rely on MERGE matching the key columns instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from target_warehouse.backends import (
+    STAGE_ROW,
+    Batch,
+    TableChange,
+    TableState,
+    qualified,
+    quote,
+)
+from target_warehouse.errors import LoadError, WarehouseConnectionError
+from target_warehouse.naming import MAX_IDENTIFIER_BYTES
+from target_warehouse.types import LogicalType, to_text
+
+SQL_TYPES = {
+    LogicalType.BOOLEAN: "BOOLEAN",
+    LogicalType.INTEGER: "BIGINT",
+    LogicalType.NUMBER: "DOUBLE",  # exact DECIMAL is planned with the widening work
+    LogicalType.DATE: "DATE",
+    LogicalType.TIME: "TIME",
+    LogicalType.TIMESTAMP: "TIMESTAMPTZ",
+    LogicalType.TEXT: "VARCHAR",
+    LogicalType.JSON: "JSON",
+}
+_FROM_SQL = {
+    "BOOLEAN": LogicalType.BOOLEAN,
+    "BIGINT": LogicalType.INTEGER,
+    "DOUBLE": LogicalType.NUMBER,
+    "DATE": LogicalType.DATE,
+    "TIME": LogicalType.TIME,
+    "TIMESTAMP WITH TIME ZONE": LogicalType.TIMESTAMP,
+    "VARCHAR": LogicalType.TEXT,
+    "JSON": LogicalType.JSON,
+}
+# Arrow types the Python values convert to without help; numbers and JSON travel as
+# text and DuckDB casts them (pyarrow will not turn Decimal into double).
+_ARROW = {
+    LogicalType.BOOLEAN: pa.bool_(),
+    LogicalType.INTEGER: pa.int64(),
+    LogicalType.DATE: pa.date32(),
+    LogicalType.TIME: pa.time64("us"),
+    LogicalType.TIMESTAMP: pa.timestamp("us", tz="UTC"),  # naive datetimes count as UTC
+}
+_counter = itertools.count()
+
+
+def _arrow_column(values: list[Any], logical: LogicalType) -> pa.Array:
+    arrow_type = _ARROW.get(logical)
+    if arrow_type is not None:
+        try:
+            return pa.array(values, type=arrow_type)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            pass  # values the schema did not promise: let DuckDB's CAST judge them as text
+    if logical is LogicalType.NUMBER or arrow_type is not None:
+        values = [None if v is None else to_text(v) for v in values]
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowException, TypeError):
+        return pa.array([None if v is None else to_text(v) for v in values], type=pa.string())
+
+
+class DuckDBBackend:
+    dialect = "duckdb"
+    default_schema = "main"
+    max_identifier_bytes = MAX_IDENTIFIER_BYTES  # same names as on PostgreSQL
+    strips_nul = False  # DuckDB stores U+0000 as is
+    supports_primary_key = False
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            if path != ":memory:" and ":" not in Path(path).name:
+                Path(path).parent.mkdir(
+                    parents=True, exist_ok=True
+                )  # e.g. output/ on a fresh clone
+            self.con = duckdb.connect(path)
+            self.con.execute("SET TimeZone = 'UTC'")
+        except (duckdb.Error, OSError) as exc:
+            raise WarehouseConnectionError(
+                f"cannot open DuckDB database {path!r}: {' '.join(str(exc).split())}"
+            ) from exc
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- DDL -----------------------------------------------------------------------
+
+    def describe(self, schema: str, table: str) -> TableState | None:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?"
+            " ORDER BY ordinal_position",
+            [schema, table],
+        ).fetchall()
+        if not rows:
+            return None
+        return TableState(columns={name: _FROM_SQL.get(sql_type) for name, sql_type in rows})
+
+    def apply(self, schema: str, table: str, change: TableChange) -> None:
+        target = qualified(schema, table)
+        statements = []
+        if change.create:
+            cols = ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in change.create)
+            statements += [
+                f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}",
+                f"CREATE TABLE IF NOT EXISTS {target} ({cols})",
+            ]
+        statements += [
+            f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote(c.name)} {SQL_TYPES[c.type]}"
+            for c in change.add
+        ]
+        statements += [
+            f"ALTER TABLE {target} ALTER COLUMN {quote(c.name)} SET DATA TYPE {SQL_TYPES[c.type]}"
+            for c in change.retype
+        ]
+        self._transaction(statements, f"{schema}.{table}")
+
+    # -- loading -------------------------------------------------------------------
+
+    def load(self, batch: Batch) -> int:
+        target = qualified(batch.schema, batch.table)
+        where = f"{batch.schema}.{batch.table}"
+        statements: list[str] = [f"DELETE FROM {target}"] if batch.replace_all else []
+        if not batch.size:
+            self._transaction(statements, where)
+            return 0
+
+        view = f"__stage_{next(_counter)}"
+        arrays = {c.name: _arrow_column(batch.data[c.name], c.type) for c in batch.columns}
+        arrays[STAGE_ROW] = pa.array(range(batch.size), type=pa.int64())
+        self.con.register(view, pa.table(arrays))
+        try:
+            statements.append(self._write_sql(batch, target, view))
+            return self._transaction(statements, where)
+        finally:
+            self.con.unregister(view)
+
+    def _write_sql(self, batch: Batch, target: str, view: str) -> str:
+        names = [quote(c.name) for c in batch.columns]
+        casts = ", ".join(
+            f"CAST({quote(c.name)} AS {SQL_TYPES[c.type]}) AS {quote(c.name)}"
+            for c in batch.columns
+        )
+        source = f"SELECT {casts} FROM {quote(view)}"
+        if not batch.keys:
+            return f"INSERT INTO {target} ({', '.join(names)}) {source}"
+        keys = ", ".join(quote(k) for k in batch.keys)
+        # Last row per key wins, also inside one batch.
+        source += (
+            f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {quote(STAGE_ROW)} DESC) = 1"
+        )
+        if batch.replace_all:
+            return f"INSERT INTO {target} ({', '.join(names)}) {source}"
+        match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in batch.keys)
+        updates = ", ".join(f"{n} = s.{n}" for n in names if n not in set(map(quote, batch.keys)))
+        when_matched = f" WHEN MATCHED THEN UPDATE SET {updates}" if updates else ""
+        values = ", ".join(f"s.{n}" for n in names)
+        return (
+            f"MERGE INTO {target} AS t USING ({source}) AS s ON ({match})"
+            f"{when_matched} WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({values})"
+        )
+
+    def _transaction(self, statements: list[str], where: str) -> int:
+        """Run statements atomically; return the row count reported by the last one."""
+        if not statements:
+            return 0
+        count = 0
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            for sql in statements:
+                row = self.con.execute(sql).fetchone()
+                count = int(row[0]) if row and isinstance(row[0], int) else 0
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._rollback()
+            message = " ".join(str(exc).split())
+            raise LoadError(f"DuckDB rejected a write to {where}: {message}") from exc
+        except BaseException:
+            self._rollback()
+            raise
+        return count
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(duckdb.Error):  # no transaction left to roll back
+            self.con.execute("ROLLBACK")

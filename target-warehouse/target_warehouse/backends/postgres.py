@@ -1,0 +1,227 @@
+"""PostgreSQL backend: COPY into a temp staging table, then one INSERT ... SELECT.
+
+Each flush is one transaction: CREATE TEMP TABLE ... ON COMMIT DROP, COPY the batch in,
+then ``INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT (keys) DO UPDATE`` (upsert)
+or a plain INSERT (append). Target tables carry a PRIMARY KEY on the key columns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from target_warehouse.backends import (
+    STAGE_ROW,
+    Batch,
+    TableChange,
+    TableState,
+    qualified,
+    quote,
+)
+from target_warehouse.errors import LoadError, WarehouseConnectionError, redact
+from target_warehouse.naming import MAX_IDENTIFIER_BYTES
+from target_warehouse.types import LogicalType
+
+SQL_TYPES = {
+    LogicalType.BOOLEAN: "boolean",
+    LogicalType.INTEGER: "bigint",
+    LogicalType.NUMBER: "numeric",  # exact: Decimals from the JSON parser go in untouched
+    LogicalType.DATE: "date",
+    LogicalType.TIME: "time",
+    LogicalType.TIMESTAMP: "timestamptz",
+    LogicalType.TEXT: "text",
+    LogicalType.JSON: "jsonb",
+}
+_FROM_SQL = {
+    "boolean": LogicalType.BOOLEAN,
+    "bigint": LogicalType.INTEGER,
+    "numeric": LogicalType.NUMBER,
+    "date": LogicalType.DATE,
+    "time without time zone": LogicalType.TIME,
+    "timestamp with time zone": LogicalType.TIMESTAMP,
+    "text": LogicalType.TEXT,
+    "jsonb": LogicalType.JSON,
+}
+_STAGE = quote("__stage")
+_URL_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
+
+
+class PostgresBackend:
+    dialect = "postgres"
+    default_schema = "public"
+    max_identifier_bytes = MAX_IDENTIFIER_BYTES
+    strips_nul = True  # text and jsonb cannot hold U+0000
+    supports_primary_key = True
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> PostgresBackend:
+        """Connection parameters from ``sqlalchemy_url`` or host/port/user/password/database."""
+        url = config.get("sqlalchemy_url")
+        if url:
+            try:
+                params = conninfo_to_dict(_URL_SCHEME.sub("postgresql://", url))
+            except psycopg.Error:
+                raise WarehouseConnectionError(
+                    "sqlalchemy_url is not a valid postgresql:// URL"
+                ) from None
+        else:
+            params = {
+                "host": config.get("host"),
+                "port": config.get("port"),
+                "user": config.get("user"),
+                "password": config.get("password"),
+                "dbname": config.get("database"),
+            }
+        params = {k: v for k, v in params.items() if v not in (None, "")}
+        params.setdefault("connect_timeout", 10)
+        return cls(params)
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self._password = params.get("password")
+        where = (
+            f"PostgreSQL at {params.get('host', 'localhost')}:{params.get('port', 5432)}"
+            f"/{params.get('dbname', '(default database)')}"
+        )
+        try:
+            self.conn = psycopg.connect(
+                **params, autocommit=True, application_name="target-warehouse"
+            )
+            # Naive timestamps (no offset in the source) are read as UTC.
+            self.conn.execute("SET TIME ZONE 'UTC'")
+        except psycopg.Error as exc:
+            user = params.get("user")
+            who = f" as user {user!r}" if user else ""
+            raise WarehouseConnectionError(
+                f"cannot connect to {where}{who}: {redact(str(exc), self._password)}"
+            ) from None  # the driver's own exception text is not re-shown
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _transaction(self, where: str):  # type: ignore[no-untyped-def]
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as exc:
+            message = redact(str(exc), self._password)
+            raise LoadError(f"PostgreSQL rejected a write to {where}: {message}") from None
+        except UnicodeEncodeError:
+            raise LoadError(
+                f"{where}: a text value is not valid Unicode (lone surrogate?)"
+            ) from None
+
+    # -- DDL -----------------------------------------------------------------------
+
+    def _oid(self, schema: str, table: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT to_regclass(%s)::oid", [qualified(schema, table)]
+        ).fetchone()
+        return row[0] if row else None
+
+    def describe(self, schema: str, table: str) -> TableState | None:
+        oid = self._oid(schema, table)
+        if oid is None:
+            return None
+        cols = self.conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [oid],
+        ).fetchall()
+        pk = self.conn.execute(
+            "SELECT a.attname FROM pg_index i"
+            " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+            " WHERE i.indrelid = %s AND i.indisprimary ORDER BY k.ord",
+            [oid],
+        ).fetchall()
+        return TableState(
+            columns={name: _FROM_SQL.get(sql_type) for name, sql_type in cols},
+            primary_key=tuple(r[0] for r in pk),
+        )
+
+    def apply(self, schema: str, table: str, change: TableChange) -> None:
+        target = qualified(schema, table)
+        with self._transaction(f"{schema}.{table}") as cur:
+            if change.create:
+                exists = cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
+                if exists.fetchone() is None:  # IF NOT EXISTS alone still needs CREATE rights
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+                cols = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in change.create]
+                if change.primary_key:
+                    cols.append(f"PRIMARY KEY ({', '.join(map(quote, change.primary_key))})")
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {target} ({', '.join(cols)})")
+                return
+            for c in change.add:
+                column = f"{quote(c.name)} {SQL_TYPES[c.type]}"
+                cur.execute(f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {column}")
+            for c in change.retype:
+                sql_type = SQL_TYPES[c.type]
+                cur.execute(
+                    f"ALTER TABLE {target} ALTER COLUMN {quote(c.name)} TYPE {sql_type}"
+                    f" USING {quote(c.name)}::{sql_type}"
+                )
+            if change.primary_key is not None:
+                self._set_primary_key(cur, target, change.primary_key)
+
+    @staticmethod
+    def _set_primary_key(cur: psycopg.Cursor, target: str, keys: tuple[str, ...]) -> None:
+        row = cur.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'",
+            [target],
+        ).fetchone()
+        if row:
+            cur.execute(f"ALTER TABLE {target} DROP CONSTRAINT {quote(row[0])}")
+        if keys:
+            cur.execute(f"ALTER TABLE {target} ADD PRIMARY KEY ({', '.join(map(quote, keys))})")
+
+    # -- loading -------------------------------------------------------------------
+
+    def load(self, batch: Batch) -> int:
+        target = qualified(batch.schema, batch.table)
+        with self._transaction(f"{batch.schema}.{batch.table}") as cur:
+            if batch.replace_all:
+                cur.execute(f"DELETE FROM {target}")
+            if not batch.size:
+                return 0
+            self._stage(cur, batch)
+            cur.execute(self._write_sql(batch, target))
+            return max(cur.rowcount, 0)
+
+    @staticmethod
+    def _stage(cur: psycopg.Cursor, batch: Batch) -> None:
+        defs = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in batch.columns]
+        defs.append(f"{quote(STAGE_ROW)} bigint")
+        cur.execute(f"CREATE TEMP TABLE {_STAGE} ({', '.join(defs)}) ON COMMIT DROP")
+        names = ", ".join(quote(c.name) for c in batch.columns)
+        columns = [batch.data[c.name] for c in batch.columns]
+        # Text COPY: PostgreSQL parses each value for its column type, so ints may go
+        # into numeric and naive datetimes into timestamptz (session time zone UTC).
+        with cur.copy(f"COPY {_STAGE} ({names}, {quote(STAGE_ROW)}) FROM STDIN") as copy:
+            write_row = copy.write_row
+            for row in zip(*columns, range(batch.size), strict=True):
+                write_row(row)
+
+    @staticmethod
+    def _write_sql(batch: Batch, target: str) -> str:
+        names = [quote(c.name) for c in batch.columns]
+        insert = (
+            f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {_STAGE}"
+        )
+        if not batch.keys:
+            return insert
+        keys = [quote(k) for k in batch.keys]
+        # DISTINCT ON keeps the last row per key of this batch (highest staging ordinal).
+        insert = (
+            f"INSERT INTO {target} ({', '.join(names)})"
+            f" SELECT DISTINCT ON ({', '.join(keys)}) {', '.join(names)} FROM {_STAGE}"
+            f" ORDER BY {', '.join(keys)}, {quote(STAGE_ROW)} DESC"
+        )
+        updates = [f"{n} = EXCLUDED.{n}" for n in names if n not in keys]
+        action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+        return f"{insert} ON CONFLICT ({', '.join(keys)}) {action}"

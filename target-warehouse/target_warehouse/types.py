@@ -1,0 +1,161 @@
+"""JSON Schema -> logical column type, widening rules, and value conversion.
+
+Backends map each :class:`LogicalType` to their own SQL type; nothing here speaks SQL.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import json
+from collections.abc import Callable
+from typing import Any
+
+import simplejson
+
+
+class LogicalType(enum.StrEnum):
+    BOOLEAN = "boolean"
+    INTEGER = "integer"
+    NUMBER = "number"
+    DATE = "date"
+    TIME = "time"
+    TIMESTAMP = "timestamp"
+    TEXT = "text"
+    JSON = "json"
+
+
+_STRING_FORMATS = {
+    "date-time": LogicalType.TIMESTAMP,
+    "date": LogicalType.DATE,
+    "time": LogicalType.TIME,
+}
+_SIMPLE = {
+    "integer": LogicalType.INTEGER,
+    "number": LogicalType.NUMBER,
+    "boolean": LogicalType.BOOLEAN,
+    "object": LogicalType.JSON,
+    "array": LogicalType.JSON,
+}
+
+
+def widen(current: LogicalType, incoming: LogicalType) -> LogicalType:
+    """The narrowest type that can hold values of both types.
+
+    integer+number -> number; any other mix -> text (JSON values are kept as JSON text).
+    Columns only ever widen: a narrower incoming type is stored in the wider column.
+    """
+    if current == incoming:
+        return current
+    if {current, incoming} == {LogicalType.INTEGER, LogicalType.NUMBER}:
+        return LogicalType.NUMBER
+    return LogicalType.TEXT
+
+
+def _single(type_name: str, schema: dict[str, Any]) -> LogicalType | None:
+    if type_name == "string":
+        return _STRING_FORMATS.get(schema.get("format", ""), LogicalType.TEXT)
+    return _SIMPLE.get(type_name)
+
+
+def logical_type(schema: dict[str, Any]) -> LogicalType:
+    """Column type for one property's JSON Schema.
+
+    ``["null", "x"]`` is ``x``; several non-null types (or anyOf/oneOf branches) are
+    folded with :func:`widen`; a property with no usable type (``{}``, only ``null``,
+    ``$ref``...) is JSON, which can hold anything.
+    """
+    found: list[LogicalType] = []
+    declared = schema.get("type")
+    if declared is not None:
+        for name in [declared] if isinstance(declared, str) else declared:
+            if name != "null" and (lt := _single(name, schema)) is not None:
+                found.append(lt)
+    for key in ("anyOf", "oneOf"):
+        for branch in schema.get(key) or ():
+            if isinstance(branch, dict) and not _is_null_only(branch):
+                found.append(logical_type(branch))
+    if not found:
+        return LogicalType.JSON
+    result = found[0]
+    for lt in found[1:]:
+        result = widen(result, lt)
+    return result
+
+
+def _is_null_only(schema: dict[str, Any]) -> bool:
+    declared = schema.get("type")
+    return declared == "null" or declared == ["null"]
+
+
+# -- value conversion ---------------------------------------------------------------
+
+
+class _NeedsExactNumbers(Exception):
+    """A Decimal inside the value: the stdlib encoder would have to round or quote it."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        raise _NeedsExactNumbers
+    return str(value)
+
+
+def _exact_default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+_SEPARATORS = (",", ":")
+# stdlib json is the faster encoder; simplejson only when Decimals must stay exact.
+_encode_fast = json.JSONEncoder(
+    ensure_ascii=False, separators=_SEPARATORS, default=_json_default
+).encode
+_encode_exact = simplejson.JSONEncoder(
+    use_decimal=True, ensure_ascii=False, separators=_SEPARATORS, default=_exact_default
+).encode
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON text; Decimals stay exact, non-ASCII stays as-is."""
+    try:
+        return _encode_fast(value)
+    except _NeedsExactNumbers:
+        return _encode_exact(value)
+
+
+def to_text(value: Any) -> str:
+    """Text form of a scalar stored in a column widened to text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, int | decimal.Decimal | float):
+        return str(value)
+    return to_json(value)
+
+
+def converter(schema_type: LogicalType, column_type: LogicalType) -> Callable[[Any], Any] | None:
+    """Per-value conversion from what the record holds to what the column stores.
+
+    ``None`` means "store the Python value as it is" (the common, fast path). JSON
+    columns always get JSON text; text columns holding another schema type (after
+    widening) get a canonical text form.
+    """
+    if column_type is LogicalType.JSON:
+        return to_json
+    if column_type is LogicalType.TEXT and schema_type is not LogicalType.TEXT:
+        return to_text
+    return None
+
+
+def convert_column(values: list[Any], fn: Callable[[Any], Any] | None) -> list[Any]:
+    if fn is None:
+        return values
+    return [None if v is None else fn(v) for v in values]

@@ -1,0 +1,121 @@
+"""STATE leaves the target only after every record before it is committed."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import time
+import uuid
+
+import pytest
+from singer_sdk import Target
+from target_harness import TARGET, Warehouse, record_msg, schema_msg, state_msg, to_lines
+
+PROPS = {"id": {"type": "integer"}, "v": {"type": ["null", "string"]}}
+
+
+def committed_rows(wh: Warehouse) -> int:
+    """Row count seen by a separate connection, i.e. only committed rows."""
+    try:
+        return wh.query(f'SELECT count(*) FROM "{wh.default_schema}"."s"')[0][0]
+    except Exception:  # table not created yet
+        return 0
+
+
+def test_state_is_emitted_only_after_the_records_before_it_are_committed(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[dict, int]] = []
+    original = Target._write_state_message  # the SDK's raw write to stdout
+
+    def spy(self: Target, state: dict) -> None:
+        seen.append((state, committed_rows(warehouse)))
+        original(self, state)
+
+    monkeypatch.setattr(Target, "_write_state_message", spy)
+    messages = [
+        schema_msg("s", PROPS),
+        record_msg("s", {"id": 1}),
+        record_msg("s", {"id": 2}),  # batch full: flushed
+        record_msg("s", {"id": 3}),
+        state_msg({"after": 3}),  # record 3 still pending: held
+        record_msg("s", {"id": 4}),  # flush of 3+4 makes it safe
+        record_msg("s", {"id": 5}),
+        state_msg({"after": 5}),
+        record_msg("s", {"id": 6}),
+        record_msg("s", {"id": 7}),
+    ]
+    result = warehouse.run(messages, batch_size_rows=2)
+    assert result.error is None, result.error
+    emitted = [(s["after"], n) for s, n in seen if s]
+    # each STATE appears once, and by then at least the records before it were committed
+    assert [after for after, _ in emitted] == [3, 5]
+    assert all(n >= after for after, n in emitted), emitted
+    assert result.states == [{"after": 3}, {"after": 5}]
+    assert committed_rows(warehouse) == 7
+
+
+def test_state_with_nothing_pending_is_forwarded_at_once(warehouse: Warehouse) -> None:
+    messages = [
+        schema_msg("s", PROPS),
+        record_msg("s", {"id": 1}),
+        state_msg({"n": 1}),
+        state_msg({"n": 1}),  # repeated: forwarded once
+        record_msg("s", {"id": 2}),
+        state_msg({"n": 2}),
+    ]
+    result = warehouse.run(messages, batch_size_rows=1)
+    assert result.error is None, result.error
+    assert result.states == [{"n": 1}, {"n": 2}]
+
+
+def _readline(proc: subprocess.Popen, timeout: float) -> str | None:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline().decode() if ready else None
+
+
+@pytest.mark.postgres
+def test_state_on_stdout_of_a_running_target_follows_committed_rows(
+    pg_warehouse: Warehouse,
+) -> None:
+    config_path = pg_warehouse.tmp_path / f"{uuid.uuid4().hex[:6]}.json"
+    config_path.write_text(json.dumps({**pg_warehouse.config, "batch_size_rows": 2}))
+    proc = subprocess.Popen(
+        [TARGET, "--config", str(config_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+
+    def send(*messages: dict) -> None:
+        proc.stdin.write(to_lines(list(messages)).encode())  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+
+    try:
+        send(
+            schema_msg("s", PROPS),
+            record_msg("s", {"id": 1}),
+            record_msg("s", {"id": 2}),
+            state_msg({"n": 2}),
+        )
+        line = _readline(proc, 30)
+        assert line is not None and json.loads(line) == {"n": 2}
+        assert committed_rows(pg_warehouse) == 2
+
+        send(record_msg("s", {"id": 3}), state_msg({"n": 3}))
+        time.sleep(0.5)
+        assert _readline(proc, 1.0) is None  # record 3 is not committed: state held back
+        assert committed_rows(pg_warehouse) == 2
+
+        proc.stdin.close()
+        line = _readline(proc, 30)
+        assert line is not None and json.loads(line) == {"n": 3}
+        assert committed_rows(pg_warehouse) == 3
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
