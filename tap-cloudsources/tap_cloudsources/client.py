@@ -1,34 +1,36 @@
-"""The stream base every source builds on: one request path, one error mapping.
+"""The stream base every source builds on, and the tap's locked Singer writer.
 
-Sources subclass `CloudSourcesStream` once (auth, paginator, error-body parsing) and declare
-their collections as a few class attributes on top of that.
+A collection is a `CloudSourcesStream` subclass with a name, a path and a schema file; the
+source's base class says how to read pages (`read`). Requests go through the tap's one
+`HttpClient`; bookmarks are the stream's own (written at page boundaries, so a killed run
+resumes near where it stopped), not singer-sdk's per-record progress markers.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import threading
 import typing as t
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from importlib import resources
 
-import requests
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import SchemaMessage
-from singer_sdk.streams import RESTStream
+from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
+from singer_sdk.singerlib.encoding import SimpleSingerWriter
 
-from tap_cloudsources import __version__
-from tap_cloudsources.errors import (
-    AccessDenied,
-    APIError,
-    PermissionDenied,
-    SourceUnreachable,
-    redact,
-)
+from tap_cloudsources.errors import CollectionError, redact
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+    from tap_cloudsources.engine.http import HttpClient
+    from tap_cloudsources.engine.report import CollectionMeter
+
+logger = logging.getLogger("tap-cloudsources")
 
 
 @dataclass(slots=True)
@@ -39,19 +41,30 @@ class SourceSchemaMessage(SchemaMessage):
     source: str | None = None
 
 
-# status → what it means for the run; anything else in 4xx is a plain API error.
-RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+class LockedWriter(SimpleSingerWriter):
+    """Whole lines only, from any thread; remembers the last STATE (the last safe one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.RLock()
+        self.last_state: dict | None = None
+
+    def write_message(self, message: Message) -> None:
+        with self.lock:
+            sys.stdout.write(self.format_message(message) + "\n")
+            sys.stdout.flush()
+            if isinstance(message, StateMessage):
+                self.last_state = message.value
 
 
-class CloudSourcesStream(RESTStream):
+class CloudSourcesStream(Stream):
     """Shared by all sources. Subclasses set `source`, `schema_package` and `name`."""
 
     source: t.ClassVar[str]
     schema_package: t.ClassVar[str]
-    default_api_base_url: t.ClassVar[str]
     primary_keys: t.ClassVar[list[str]] = ["id"]
-    # Nested objects go to the warehouse exactly as the API sent them (JSON columns), so
-    # only top-level properties are conformed to the schema.
+    # Nested objects reach the warehouse exactly as the API sent them (JSON columns), so only
+    # top-level properties are conformed to the schema.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
     def __init__(self, tap: t.Any) -> None:
@@ -63,71 +76,38 @@ class CloudSourcesStream(RESTStream):
         return json.loads(text)
 
     @property
-    def url_base(self) -> str:
-        return (self.config.get("api_base_url") or self.default_api_base_url).rstrip("/")
+    def client(self) -> HttpClient:
+        return self._tap.client
 
-    @property
-    def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 60))
+    def read(self, meter: CollectionMeter) -> Iterator[dict]:
+        """Yield the collection's records; call `checkpoint()` at safe points."""
+        raise NotImplementedError
 
-    @property
-    def backoff_max_tries(self) -> int:
-        return int(self.config.get("max_retries", 5)) + 1
-
-    def backoff_wait_generator(self) -> t.Generator[float, None, None]:
-        # Full-jitter exponential backoff from 0.5 s, capped at 30 s.
-        delay = 0.5
-        while True:
-            yield delay
-            delay = min(delay * 2, 30.0)
-
-    @cached_property
-    def user_agent(self) -> str:
-        return f"tap-cloudsources/{__version__}"
-
-    # -- errors --------------------------------------------------------------------------
-
-    def error_reason(self, response: requests.Response) -> str:
-        """The API's own explanation, from its error body; sources override for their shape."""
-        return response.reason or f"HTTP {response.status_code}"
-
-    def _reason(self, response: requests.Response) -> str:
-        return redact(self.error_reason(response), self.config.get("api_key"))
-
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if status < 400:
+    def get_records(self, context: Context | None) -> Iterator[dict]:
+        meter = self._tap.report.meter(self.name)
+        meter.start()
+        try:
+            for record in self.read(meter):
+                meter.records += 1
+                yield record
+                meter.tick(self.source)
+        except CollectionError as exc:
+            # This collection failed; its bookmark stays where it was and the run goes on.
+            message = redact(str(exc), *self._tap.secrets)
+            meter.finish(message)
+            logger.error("%s", message)
             return
-        if status in RETRYABLE_STATUSES or status >= 500:
-            raise RetriableAPIError(f"{status} {self._reason(response)}", response)
-        if status == 401:
-            raise AccessDenied(self.source, self._reason(response))
-        if status == 403:
-            raise PermissionDenied(self.source, self.name, self._reason(response))
-        raise APIError(
-            f"{self.source}: {self.name}: HTTP {status} from {response.request.path_url}: "
-            f"{self._reason(response)}"
-        )
+        meter.finish()
 
-    def request_decorator(self, func: t.Callable) -> t.Callable:
-        retried = super().request_decorator(func)
+    def checkpoint(self) -> None:
+        """Emit STATE now. Safe because every record yielded before it has been written:
+        a generator resumes only after its consumer handled the previous record."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
-        def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            try:
-                return retried(*args, **kwargs)
-            except requests.exceptions.ConnectionError as exc:
-                reason = exc.__class__.__name__
-                if "Connection refused" in str(exc):
-                    reason = "connection refused"
-                elif "Name or service not known" in str(exc) or "resolve" in str(exc):
-                    reason = "host name not found"
-                raise SourceUnreachable(
-                    f"cannot reach the {self.source} API at {self.url_base}: {reason}"
-                ) from None
-
-        return call
-
-    # -- Singer --------------------------------------------------------------------------
+    def _increment_stream_state(self, latest_record: dict, *, context: Context | None = None
+                                ) -> None:
+        """Bookmarks move in `read`, over complete pages only, never per record."""
 
     def _generate_schema_messages(self) -> t.Generator[SchemaMessage, None, None]:
         for message in super()._generate_schema_messages():
@@ -138,6 +118,3 @@ class CloudSourcesStream(RESTStream):
                 message.bookmark_properties,
                 source=self.source,
             )
-
-    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict:
-        return {}

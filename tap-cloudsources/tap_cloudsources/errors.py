@@ -40,6 +40,10 @@ class CloudSourcesError(Exception):
         return str(self.args[0]) if self.args else self.__class__.__name__
 
 
+class CollectionError(CloudSourcesError):
+    """Fails one collection; the run goes on with the others and ends partial (exit 3)."""
+
+
 class ConfigError(CloudSourcesError):
     """The configuration cannot work (missing or invalid setting)."""
 
@@ -59,15 +63,25 @@ class AccessDenied(CloudSourcesError):
         self.reason = reason
 
 
-class PermissionDenied(CloudSourcesError):
+class QuotaExhausted(CloudSourcesError):
+    """The account's API allowance is spent: stop before burning what is left."""
+
+    exit_code = EXIT_QUOTA
+
+
+class RunKilled(CloudSourcesError):
+    """The watchdog stopped the run (too long, or no progress)."""
+
+    exit_code = EXIT_KILLED
+
+
+class PermissionDenied(CollectionError):
     """The credentials may not read one collection; the others can still complete."""
 
-    def __init__(self, source: str, collection: str, reason: str) -> None:
-        super().__init__(f"permission denied: {source}: {collection}: {reason}")
-        self.source = source
-        self.collection = collection
-        self.reason = reason
+
+class APIError(CollectionError):
+    """A request the API will not accept as sent (4xx other than auth)."""
 
 
-class APIError(CloudSourcesError):
-    """A non-retryable answer from the API (4xx other than auth)."""
+class RetriesExhausted(CollectionError):
+    """A request still failed after every retry the policy allows."""

@@ -1,16 +1,42 @@
-"""TapCloudSources: config, the choice of source, and the exit codes of the command line."""
+"""TapCloudSources: config, the choice of source, the run loop and its exit codes."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import typing as t
 
 import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.plugin_base import _ConfigInput
 
-from tap_cloudsources.errors import CloudSourcesError, ConfigError, redact
-from tap_cloudsources.sources import AVAILABLE, load_source
+from tap_cloudsources import __version__
+from tap_cloudsources.client import CloudSourcesStream, LockedWriter
+from tap_cloudsources.engine.http import HttpClient, RetryPolicy
+from tap_cloudsources.engine.ratelimit import RequestBudget
+from tap_cloudsources.engine.report import RunReport
+from tap_cloudsources.engine.watchdog import Watchdog
+from tap_cloudsources.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_ERROR,
+    EXIT_KILLED,
+    EXIT_PARTIAL,
+    EXIT_QUOTA,
+    AccessDenied,
+    CloudSourcesError,
+    ConfigError,
+    QuotaExhausted,
+    redact,
+)
+from tap_cloudsources.runs import SYNC_RUNS, SyncRunsStream
+from tap_cloudsources.sources import AVAILABLE, Source, load_source
+
+EXIT_CODES = {"success": 0, "partial": EXIT_PARTIAL, "failed": EXIT_ERROR,
+              "access_denied": EXIT_ACCESS_DENIED, "quota_exhausted": EXIT_QUOTA,
+              "killed": EXIT_KILLED}
 
 
 class TapCloudSources(Tap):
@@ -18,43 +44,43 @@ class TapCloudSources(Tap):
 
     name = "tap-cloudsources"
     package_name = "cloudsources"
+    message_writer_class = LockedWriter
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "source",
-            th.StringType,
-            required=True,
-            allowed_values=list(AVAILABLE),
-            description="Which SaaS API to read: " + ", ".join(AVAILABLE) + ".",
-        ),
-        th.Property(
-            "api_key",
-            th.StringType,
-            secret=True,
-            description="Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…).",
-        ),
-        th.Property(
-            "api_base_url",
-            th.StringType,
-            description="API root; defaults to the real API (https://api.stripe.com). "
-            "Point it at `cloudsources sandbox serve` to try the tap without credentials.",
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            description="Earliest `created` time to read on the first sync (ISO 8601).",
-        ),
-        th.Property(
-            "stripe_api_version",
-            th.StringType,
-            description="Pin Stripe's response shape (Stripe-Version header); default: "
-            "the account's version.",
-        ),
-        th.Property("request_timeout", th.IntegerType, default=60,
-                    description="Seconds to wait for a response before retrying."),
-        th.Property("max_retries", th.IntegerType, default=5,
-                    description="Retries of a failed request (429, 5xx, connection errors)."),
+        th.Property("source", th.StringType, required=True, allowed_values=list(AVAILABLE),
+                    description="Which SaaS API to read: " + ", ".join(AVAILABLE) + "."),
+        th.Property("api_key", th.StringType, secret=True,
+                    description="Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…)."),
+        th.Property("api_base_url", th.StringType,
+                    description="API root; defaults to the real API (https://api.stripe.com). "
+                    "Point it at `cloudsources sandbox serve` to try the tap without "
+                    "credentials."),
+        th.Property("start_date", th.DateTimeType,
+                    description="Earliest `created` time to read on the first sync (ISO 8601)."),
+        th.Property("stripe_api_version", th.StringType,
+                    description="Pin Stripe's response shape (Stripe-Version header); default: "
+                    "the account's version."),
+        th.Property("max_requests_per_second", th.NumberType,
+                    description="Client-side request budget; default: the API's own limit "
+                    "(Stripe: 25/s test keys, 100/s live keys)."),
+        th.Property("request_timeout", th.NumberType, default=60,
+                    description="Seconds to wait for a response (read timeout) before retrying."),
+        th.Property("max_retries", th.IntegerType, default=8,
+                    description="Retries of one request after 429, 5xx, resets, timeouts or "
+                    "truncated bodies."),
+        th.Property("max_retry_seconds", th.NumberType, default=600,
+                    description="Upper bound on the time spent retrying one request."),
+        th.Property("max_run_seconds", th.NumberType,
+                    description="Watchdog: stop the run (exit 4) after this many seconds."),
+        th.Property("stall_seconds", th.NumberType, default=900,
+                    description="Watchdog: stop the run (exit 4) after this long without "
+                    "progress (a stalled socket, an endless retry). 0 disables it."),
+        th.Property("progress_seconds", th.NumberType, default=5,
+                    description="Seconds between progress lines on stderr for a long "
+                    "collection."),
     ).to_dict()
+
+    # -- configuration -------------------------------------------------------------------
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         try:
@@ -62,15 +88,143 @@ class TapCloudSources(Tap):
         except ConfigValidationError as exc:
             raise ConfigError(_describe_config_errors(exc)) from None
 
+    @property
+    def source_def(self) -> Source:
+        return load_source(self.config["source"])
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(str(self.config[k]) for k in self.source_def.secret_settings
+                     if self.config.get(k))
+
     def discover_streams(self) -> list[Stream]:
-        source = load_source(self.config["source"])
+        source = self.source_def
         missing = [key for key in source.required_settings if not self.config.get(key)]
         if missing:
             raise ConfigError(
                 f"config error: missing setting {', '.join(repr(m) for m in missing)} "
                 f"(required for source '{source.name}')"
             )
-        return [stream_class(tap=self) for stream_class in source.streams]
+        return [*(cls(tap=self) for cls in source.streams), SyncRunsStream(tap=self)]
+
+    def build_client(self, on_progress: t.Callable[[], None] = lambda: None) -> HttpClient:
+        source = self.source_def
+        requests, per = source.default_budget(self.config)
+        if self.config.get("max_requests_per_second"):
+            requests, per = float(self.config["max_requests_per_second"]), 1.0
+        return HttpClient(
+            source=source.name,
+            base_url=self.config.get("api_base_url") or source.default_base_url,
+            headers={**source.auth_headers(self.config),
+                     "User-Agent": f"tap-cloudsources/{__version__}"},
+            errors=source.errors,
+            retry=RetryPolicy(
+                max_retries=int(self.config.get("max_retries", 8)),
+                max_retry_seconds=float(self.config.get("max_retry_seconds", 600)),
+                read_timeout=float(self.config.get("request_timeout", 60)),
+            ),
+            budget=RequestBudget(requests, per),
+            secrets=self.secrets,
+            on_progress=on_progress,
+        )
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Sync every selected collection; returns the exit code. See README: exit codes."""
+        self.report = RunReport(self.source_def.name,
+                                progress_every=float(self.config.get("progress_seconds", 5)))
+        self.watchdog = Watchdog(
+            max_run_seconds=self.config.get("max_run_seconds"),
+            stall_seconds=self.config.get("stall_seconds", 900),
+            on_kill=self._kill,
+        )
+        self.client = self.build_client(on_progress=self.watchdog.beat)
+        collections = [s for s in self.streams.values()
+                       if isinstance(s, CloudSourcesStream) and s.selected]
+        for stream in collections:
+            self.report.meter(stream.name)
+        status = error = None
+        self.watchdog.start()
+        try:
+            self._reset_state_progress_markers()
+            self._set_compatible_replication_methods()
+            if self.state:
+                self._state_writer.write_state(self.state)
+            for stream in collections:
+                stream.sync()
+                stream.finalize_state_progress_markers()
+        except AccessDenied as exc:
+            status, error = "access_denied", str(exc)
+        except QuotaExhausted as exc:
+            status, error = "quota_exhausted", str(exc)
+        except CloudSourcesError as exc:
+            status, error = "failed", str(exc)
+        finally:
+            self.watchdog.stop()
+        status = self.report.conclude(status, error and redact(error, *self.secrets))
+        self.report.exit_code = EXIT_CODES[status]
+        with self.message_writer.lock:
+            self._emit_run_record()
+        self.report.print_summary()
+        if self.report.error:
+            _say(self.report.error)
+        elif status in ("partial", "failed"):
+            failed = self.report.failed
+            _say(f"{len(failed)} of {len(self.report.collections)} collections failed: "
+                 + "; ".join(m.error or m.name for m in failed))
+        return self.report.exit_code
+
+    def _emit_run_record(self) -> None:
+        runs = self.streams.get(SYNC_RUNS)
+        if isinstance(runs, SyncRunsStream) and runs.selected:
+            for message in runs.messages(self.report, self.source_def.name):
+                self.message_writer.write_message(message)
+
+    def _kill(self, reason: str) -> None:
+        """Called from the watchdog thread: the main thread may be stuck in a socket read."""
+        with self.message_writer.lock:  # held until exit: no half-written line, no more output
+            if self.message_writer.last_state is not None:
+                self._state_writer.write_state(self.message_writer.last_state)
+            self.report.conclude("killed", f"killed: {reason}")
+            self.report.exit_code = EXIT_KILLED
+            self._emit_run_record()
+            self.report.print_summary()
+            _say(f"killed: {reason}; the last safe STATE was emitted")
+            sys.stdout.flush()
+            os._exit(EXIT_KILLED)
+
+    def run_connection_test(self) -> bool:
+        """One cheap authenticated request (singer-sdk's `--test`)."""
+        self.report = RunReport(self.source_def.name)
+        client = self.build_client()
+        source = self.source_def
+        client.get_json(source.check_path, source.check_params, self.report.meter("--test"))
+        self.logger.info("connection test passed: %s accepted the credentials", source.name)
+        return True
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+    ) -> int:
+        """singer-sdk's sync entry point, running our loop instead of `sync_all`."""
+        super(Tap, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        tap = cls(
+            config=config.config,
+            state=None if state is None else json.load(state),
+            catalog=None if catalog is None else json.load(catalog),
+            parse_env_config=config.parse_env,
+            validate_config=True,
+        )
+        return tap.run()
 
 
 def _describe_config_errors(exc: ConfigValidationError) -> str:
@@ -81,6 +235,10 @@ def _describe_config_errors(exc: ConfigValidationError) -> str:
             error = f"unknown source {value}; available: {', '.join(AVAILABLE)}"
         messages.append(error)
     return "config error: " + "; ".join(messages)
+
+
+def _say(message: str) -> None:
+    print(f"tap-cloudsources: {redact(message)}", file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -95,16 +253,12 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except CloudSourcesError as exc:
-        _fail(str(exc), exc.exit_code)
+        sys.stdout.flush()
+        _say(str(exc))
+        sys.exit(exc.exit_code)
     except (KeyboardInterrupt, BrokenPipeError):
         sys.exit(130)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)
-
-
-def _fail(message: str, code: int) -> None:
-    sys.stdout.flush()
-    print(f"tap-cloudsources: {redact(message)}", file=sys.stderr, flush=True)
-    sys.exit(code)
 
 
 if __name__ == "__main__":

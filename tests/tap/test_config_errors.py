@@ -86,6 +86,8 @@ def test_about_and_discover_need_no_network(tmp_path):
     assert discover.returncode == 0
     catalog = json.loads(discover.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
+    runs = streams.pop("_sync_runs")
+    assert runs["key_properties"] == ["run_id"]
     assert sorted(streams) == sorted(
         ["customers", "products", "prices", "charges", "invoices", "subscriptions"])
     assert all(s["key_properties"] == ["id"] for s in streams.values())

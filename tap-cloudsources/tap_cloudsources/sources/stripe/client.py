@@ -1,29 +1,61 @@
-"""Stripe: Bearer auth, cursor pagination (`starting_after`), Stripe's error bodies."""
+"""Stripe: Bearer auth, its error bodies and retry headers, and the newest-first list pass.
+
+Stripe lists newest first with a `starting_after` cursor. A pass reads everything created at
+or after the bookmark; the bookmark moves to the newest `created` only when the pass is
+complete. While paging, a checkpoint records how far down the pass got (`created[lte]` of the
+last full page), so a killed run resumes there instead of starting the collection over.
+"""
 
 from __future__ import annotations
 
 import typing as t
-from datetime import datetime, timezone
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 
 import requests
-from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_cloudsources.client import CloudSourcesStream
+from tap_cloudsources.engine.errors import DEFAULT_STATUS_TABLE, ErrorPolicy, Outcome
+from tap_cloudsources.engine.pagination import BoundaryDeduper, LoopGuard
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
+    from tap_cloudsources.engine.report import CollectionMeter
 
 PAGE_SIZE = 100  # Stripe's maximum `limit`: the fewest calls per collection.
 
 
-class StripeCursorPaginator(BaseAPIPaginator[str | None]):
-    """Next page starts after the last id of this one; stops when `has_more` is false."""
+def stripe_auth_headers(config: Mapping[str, t.Any]) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {config['api_key']}"}
+    if config.get("stripe_api_version"):
+        headers["Stripe-Version"] = config["stripe_api_version"]
+    return headers
 
-    def get_next(self, response: requests.Response) -> str | None:
-        body = response.json()
-        if body.get("has_more") and body.get("data"):
-            return body["data"][-1]["id"]
-        return None
+
+def stripe_budget(config: Mapping[str, t.Any]) -> tuple[float, float]:
+    """Stripe allows 100 requests/s in live mode and 25 in test mode."""
+    live = "_live_" in str(config.get("api_key", ""))
+    return (100.0 if live else 25.0), 1.0
+
+
+def _stripe_message(body: object) -> str | None:
+    return body["error"]["message"] if isinstance(body, dict) else None  # type: ignore[index]
+
+
+def _stripe_refine(response: requests.Response, outcome: Outcome) -> Outcome:
+    # Stripe says when it knows better than the status code whether a retry can succeed.
+    should_retry = response.headers.get("Stripe-Should-Retry")
+    if should_retry == "true" and outcome is Outcome.FATAL:
+        return Outcome.RETRY
+    if should_retry == "false" and outcome is Outcome.RETRY and response.status_code != 429:
+        return Outcome.FATAL
+    return outcome
+
+
+STRIPE_ERRORS = ErrorPolicy(
+    statuses=DEFAULT_STATUS_TABLE,
+    reason_from_body=_stripe_message,
+    refine=_stripe_refine,
+)
 
 
 def to_epoch(value: t.Any) -> int | None:
@@ -34,7 +66,7 @@ def to_epoch(value: t.Any) -> int | None:
         return int(value)
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp())
 
 
@@ -43,38 +75,56 @@ class StripeStream(CloudSourcesStream):
 
     source = "stripe"
     schema_package = "tap_cloudsources.sources.stripe.schemas"
-    default_api_base_url = "https://api.stripe.com"
-    records_jsonpath = "$.data[*]"
     replication_key = "created"
-    # Stripe lists newest first: the bookmark may only move once a whole pass is complete.
-    is_sorted = False
+    path: t.ClassVar[str]
     # Query parameters a collection always sends (e.g. subscriptions hide canceled ones).
     list_params: t.ClassVar[dict[str, str]] = {}
 
-    @property
-    def http_headers(self) -> dict:
-        headers = {"Authorization": f"Bearer {self.config['api_key']}"}
-        if self.config.get("stripe_api_version"):
-            headers["Stripe-Version"] = self.config["stripe_api_version"]
-        return headers
-
-    def get_new_paginator(self) -> StripeCursorPaginator:
-        return StripeCursorPaginator(None)
-
-    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+    def read(self, meter: CollectionMeter) -> Iterator[dict]:
+        state = self.stream_state
+        bookmark = state.get("replication_key_value")
+        resume = state.get("resume")
+        lower = resume["lower"] if resume else (
+            bookmark if bookmark is not None else to_epoch(self.config.get("start_date")))
+        # `gte`, not `gt`, because many objects share a second; those at the bookmark second
+        # that the last run already emitted are skipped by id.
+        seen_at_lower = set(state.get("boundary_ids", [])) if lower == bookmark else set()
         params: dict[str, t.Any] = {"limit": PAGE_SIZE, **self.list_params}
-        # `gte`, not `gt`: several objects share a second; the target's upsert absorbs repeats.
-        since = to_epoch(self.get_starting_replication_key_value(context))
-        if since is not None:
-            params["created[gte]"] = since
-        if next_page_token:
-            params["starting_after"] = next_page_token
-        return params
+        if lower is not None:
+            params["created[gte]"] = lower
+        if resume:
+            params["created[lte]"] = resume["lte"]
+        newest: int | None = resume["newest"] if resume else None
+        newest_ids: set[str] = set(resume["newest_ids"]) if resume else set()
 
-    def error_reason(self, response: requests.Response) -> str:
-        try:
-            error = response.json().get("error") or {}
-            message = error.get("message")
-        except (ValueError, AttributeError):
-            message = None
-        return message or super().error_reason(response)
+        guard = LoopGuard(self.source, self.name, "cursor")
+        dedupe = BoundaryDeduper()
+        cursor: str | None = None
+        while True:
+            page_params = {**params, "starting_after": cursor} if cursor else params
+            body = self.client.get_json(self.path, page_params, meter)
+            page = body.get("data") or []
+            for obj in dedupe.page(page):
+                created = obj.get("created")
+                if created == lower and obj["id"] in seen_at_lower:
+                    continue
+                if newest is None or (created is not None and created > newest):
+                    newest, newest_ids = created, {obj["id"]}
+                elif created == newest:
+                    newest_ids.add(obj["id"])
+                yield obj
+            if not body.get("has_more") or not page:
+                break
+            cursor = page[-1]["id"]
+            guard.check(cursor)
+            state["resume"] = {"lower": lower, "lte": page[-1].get("created"),
+                               "newest": newest, "newest_ids": sorted(newest_ids)}
+            self.checkpoint()
+
+        state.pop("resume", None)
+        if newest is not None and (bookmark is None or newest >= bookmark):
+            if newest == lower:
+                newest_ids |= seen_at_lower
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = newest
+            state["boundary_ids"] = sorted(newest_ids)
