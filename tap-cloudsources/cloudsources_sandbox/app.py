@@ -3,8 +3,13 @@
 Admin routes (no auth):
   GET  /_sandbox/health                         {"ok": true}
   GET  /_sandbox/clock                          {"clock": unix, "iso": "..."}
-  GET  /_sandbox/stats                          API request counts (admin calls not counted)
-  POST /_sandbox/stats/reset                    zero the counts
+  GET  /_sandbox/stats                          API request counts (admin calls not counted),
+                                                and faults injected by kind
+  POST /_sandbox/stats/reset                    zero the counts and clear the request log
+  GET  /_sandbox/requests                       the API requests since the last reset, in order
+  GET  /_sandbox/faults                         rules, settings and faults injected (faults.py)
+  POST /_sandbox/faults                         add a rule or change a setting
+  DELETE /_sandbox/faults                       clear rules and settings
   POST /_sandbox/advance                        {"changes": N} or {"creates","updates","deletes"},
                                                 optional "seconds" (default 3600)
   GET  /_sandbox/truth/<source>/<collection>    every current object, newest first
@@ -13,25 +18,32 @@ Admin routes (no auth):
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import sys
 import threading
+import time
 import traceback
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from .faults import Faults
 from .stripe import StripeAPI
 from .stripe_source import EVENT_RETENTION, StripeSource
 from .surface import Response, Surface
 from .world import World
 
 ADMIN = "/_sandbox/"
+LOG_LIMIT = 100_000  # requests kept in the log; a long benchmark must not grow it forever
 
 
 class Stats:
-    """Counts of API requests by source and by path (without the query string)."""
+    """Counts of API requests by source and by path (without the query string), faults
+    injected by kind, and the ordered log of requests."""
 
     def __init__(self, sources: Sequence[str]) -> None:
         self._sources = list(sources)
@@ -43,6 +55,8 @@ class Stats:
             self.total = 0
             self.by_source: dict[str, int] = dict.fromkeys(self._sources, 0)
             self.by_path: dict[str, int] = {}
+            self.faults: Counter[str] = Counter()
+            self.log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
 
     def count(self, source: str, path: str) -> None:
         with self._lock:
@@ -50,10 +64,27 @@ class Stats:
             self.by_source[source] = self.by_source.get(source, 0) + 1
             self.by_path[path] = self.by_path.get(path, 0) + 1
 
+    def record(self, path: str, query: str, status: int | None, fault: str | None,
+               at: float) -> None:
+        grouped: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            grouped.setdefault(name, []).append(value)
+        # One value as a string; a repeated parameter (types[]=a&types[]=b) as a list.
+        params = {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
+        with self._lock:
+            if fault is not None:
+                self.faults[fault] += 1
+            self.log.append({"path": path, "query": params, "status": status, "fault": fault,
+                             "t": at})
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"total": self.total, "by_source": dict(self.by_source),
-                    "by_path": dict(self.by_path)}
+                    "by_path": dict(self.by_path), "faults": dict(self.faults)}
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.log)
 
 
 class Sandbox:
@@ -63,6 +94,7 @@ class Sandbox:
         self.world = world
         self.surfaces = list(surfaces)
         self.stats = Stats([s.source for s in self.surfaces])
+        self.faults = Faults(self.surfaces)
 
     def dispatch(self, method: str, target: str, headers: Mapping[str, str],
                  body: bytes) -> Response:
@@ -71,8 +103,14 @@ class Sandbox:
             return self._admin(method, url.path[len(ADMIN):], body)
         for surface in self.surfaces:
             if url.path.startswith(surface.prefix):
+                at = time.monotonic()
                 self.stats.count(surface.source, url.path)
-                return surface.handle(method, url.path, url.query, headers)
+                resp, fault = self.faults.apply(surface, method, url.path, url.query, headers)
+                # A reset or a stall never answers, so it has no status to log.
+                dropped = resp.transport is not None and resp.transport.kind != "truncated"
+                self.stats.record(url.path, url.query, None if dropped else resp.status, fault,
+                                  at)
+                return resp
         self.stats.count("unknown", url.path)
         return Response(404, {"error": f"no emulated API serves {url.path}"})
 
@@ -88,6 +126,10 @@ class Sandbox:
         if method == "POST" and route == "stats/reset":
             self.stats.reset()
             return Response(200, self.stats.snapshot())
+        if method == "GET" and route == "requests":
+            return Response(200, self.stats.requests())
+        if route == "faults" and method in ("GET", "POST", "DELETE"):
+            return self._faults(method, body)
         if method == "POST" and route == "advance":
             return self._advance(body)
         if method == "GET" and route.startswith("truth/"):
@@ -109,6 +151,16 @@ class Sandbox:
                 return Response(200, self.world.advance(**args))
         except ValueError as exc:
             return Response(400, {"error": str(exc)})
+
+    def _faults(self, method: str, body: bytes) -> Response:
+        if method == "DELETE":
+            self.faults.clear()
+        elif method == "POST":
+            try:
+                self.faults.configure(json.loads(body or b"{}"))
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+                return Response(400, {"error": str(exc)})
+        return Response(200, self.faults.snapshot())
 
     def _truth(self, source: str, name: str) -> Response:
         with self.world.lock:
@@ -134,6 +186,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], sandbox: Sandbox, verbose: bool = False) -> None:
         self.sandbox = sandbox
         self.verbose = verbose
+        self.stopping = threading.Event()  # set by stop(): stalls and latency end at once
         super().__init__(address, SandboxHandler)
 
 
@@ -154,14 +207,33 @@ class SandboxHandler(BaseHTTPRequestHandler):
             error = {"type": "api_error", "message": "Sandbox internal error."}
             resp = Response(500, {"error": error})
             payload = resp.encode()
+        if resp.delay > 0:
+            self.server.stopping.wait(resp.delay)
+        fault = resp.transport
+        if fault is not None and fault.kind in ("reset", "stall"):
+            self._drop(fault.kind, fault.seconds)
+            return
         self.send_response(resp.status)
         for name, value in resp.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
+        if fault is not None and fault.kind == "truncated":
+            payload = payload[:len(payload) // 2]  # the header promised the whole body
+            self.close_connection = True
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _drop(self, kind: str, seconds: float) -> None:
+        """Leave the request unanswered: a stall sends nothing for a while, then closes; a reset
+        closes at once with an RST (SO_LINGER 0), which the client sees as a connection reset."""
+        self.close_connection = True
+        if kind == "stall":
+            self.server.stopping.wait(seconds)
+            return  # the server then closes the connection normally
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _serve
 

@@ -46,6 +46,7 @@ class SandboxServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self._httpd.stopping.set()  # cut injected stalls and latency short
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:

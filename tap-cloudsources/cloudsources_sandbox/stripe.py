@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from .fakedata import rand_chars
+from .stripe_faults import STRIPE_FAULTS
 from .stripe_objects import API_VERSION
-from .stripe_source import EVENT_RETENTION, SOURCE
-from .surface import Response
+from .stripe_source import EVENT_RETENTION, SOURCE, StripeSource
+from .surface import FaultAnswers, Response
 from .world import Obj, World
 
 SINGULAR = {
@@ -119,10 +120,26 @@ FILTERS: dict[str, dict[str, Callable[[str, str], Callable[[Obj], bool]]]] = {
 class StripeAPI:
     source = SOURCE
     prefix = "/v1/"
+    faults: FaultAnswers = STRIPE_FAULTS
 
     def __init__(self, world: World) -> None:
         self.world = world
         self._ids = random.Random()  # request ids need only be unique, not reproducible
+        # The account named in permission errors; ids embed its tag, as real Stripe ids do.
+        source = world.sources.get(SOURCE)
+        tag = source.f.account_tag if isinstance(source, StripeSource) else ""
+        self.account = "acct_1" + tag + rand_chars(world.rng("account"), 15 - len(tag))
+
+    def fault_vars(self, path: str, headers: Mapping[str, str]) -> dict[str, str]:
+        key = api_key(headers) or ""
+        resource = unquote(path[len(self.prefix):]).split("/")[0]
+        return {
+            "key": key, "masked_key": mask_key(key), "account": self.account,
+            "request_id": "req_" + rand_chars(self._ids, 14),
+            "version": headers.get("Stripe-Version") or API_VERSION,
+            "permission": f"rak_{SINGULAR.get(resource, resource)}_read",
+            "reason": self.faults.rate_limit_reasons[0],
+        }
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Response:
         request_id = "req_" + rand_chars(self._ids, 14)

@@ -69,9 +69,10 @@ def test_stats_count_api_requests_including_failures_but_not_admin(sandbox):
         "total": 5,
         "by_source": {"stripe": 5},
         "by_path": {"/v1/customers": 3, "/v1/invoices": 1, "/v1/unknown": 1},
+        "faults": {},
     }
     reset = requests.post(f"{base}/_sandbox/stats/reset", timeout=10).json()
-    assert reset == {"total": 0, "by_source": {"stripe": 0}, "by_path": {}}
+    assert reset == {"total": 0, "by_source": {"stripe": 0}, "by_path": {}, "faults": {}}
     assert requests.get(f"{base}/_sandbox/stats", timeout=10).json() == reset
 
 

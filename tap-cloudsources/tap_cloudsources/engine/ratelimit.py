@@ -43,8 +43,9 @@ class RequestBudget:
                 now = self._clock()
                 self._refill(now)
                 wait = max(0.0, self._paused_until - now)
-                if wait == 0.0 and self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                # The epsilon keeps float rounding from turning a refill into endless tiny waits.
+                if wait == 0.0 and self._tokens >= 1.0 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
                 if wait == 0.0:
                     wait = (1.0 - self._tokens) / self.rate
