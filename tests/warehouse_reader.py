@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 
-def read_duckdb(path: str, schema: str, table: str) -> dict[str, dict]:
+def read_duckdb(path: str, schema: str, table: str, key: str = "id") -> dict[str, dict]:
     import duckdb
 
     with duckdb.connect(path, read_only=True) as con:
@@ -20,20 +20,20 @@ def read_duckdb(path: str, schema: str, table: str) -> dict[str, dict]:
         for name, value in row.items():
             if kinds[name] == "JSON" and isinstance(value, str):
                 row[name] = json.loads(value)
-    return _by_id(rows)
+    return _by_id(rows, key)
 
 
-def read_postgres(url: str, schema: str, table: str) -> dict[str, dict]:
+def read_postgres(url: str, schema: str, table: str, key: str = "id") -> dict[str, dict]:
     import psycopg
     from psycopg.rows import dict_row
 
     with psycopg.connect(url, row_factory=dict_row) as con:
         rows = con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
-    return _by_id(rows)
+    return _by_id(rows, key)
 
 
-def _by_id(rows: list[dict]) -> dict[str, dict]:
-    by_id = {row["id"]: row for row in rows}
+def _by_id(rows: list[dict], key: str = "id") -> dict[str, dict]:
+    by_id = {row[key]: row for row in rows}
     assert len(by_id) == len(rows), "duplicate ids in the warehouse"
     return by_id
 

@@ -15,9 +15,10 @@ EXIT_KILLED = 4
 EXIT_QUOTA = 5
 
 # API keys and tokens as the vendors spell them; masked even when the API echoes them back.
+# The prefix (key kind and mode) stays visible: it helps, and is not secret.
 _SECRET_PATTERNS = [
-    re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+"),
-    re.compile(r"\bwhsec_[A-Za-z0-9*]+"),
+    re.compile(r"\b((?:sk|rk|pk)_(?:test|live)_)[A-Za-z0-9*]+"),
+    re.compile(r"\b(whsec_)[A-Za-z0-9*]+"),
 ]
 
 
@@ -27,7 +28,7 @@ def redact(text: str, *secrets: str | None) -> str:
         if secret:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(0).split("_", 2)[0] + "_***", text)
+        text = pattern.sub(lambda m: m.group(1) + "***", text)
     return text
 
 

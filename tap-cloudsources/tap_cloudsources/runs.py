@@ -7,8 +7,9 @@ import typing as t
 from datetime import UTC, datetime
 
 from singer_sdk import Stream
-from singer_sdk.singerlib import RecordMessage, SchemaMessage
+from singer_sdk.singerlib import RecordMessage
 
+from tap_cloudsources.client import SourceSchemaMessage
 from tap_cloudsources.engine.report import SYNC_RUNS_SCHEMA, RunReport
 
 SYNC_RUNS = "_sync_runs"
@@ -28,7 +29,7 @@ class SyncRunsStream(Stream):
 
     def messages(self, report: RunReport, source: str) -> list:
         return [
-            SchemaMessage(SYNC_RUNS, SYNC_RUNS_SCHEMA, ["run_id"], None),
+            SourceSchemaMessage(SYNC_RUNS, SYNC_RUNS_SCHEMA, ["run_id"], None, source=source),
             RecordMessage(stream=SYNC_RUNS, record=report.as_record(),
                           time_extracted=datetime.now(UTC)),
         ]

@@ -115,4 +115,4 @@ def test_reasons_survive_any_body():
 
 def test_redact_masks_configured_secrets_and_key_shapes():
     text = "key sk_live_abcdef123 and rk_test_ZZZ9 and whsec_q1w2 and hunter2"
-    assert redact(text, "hunter2") == "key sk_*** and rk_*** and whsec_*** and ***"
+    assert redact(text, "hunter2") == "key sk_live_*** and rk_test_*** and whsec_*** and ***"

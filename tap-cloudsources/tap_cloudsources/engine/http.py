@@ -47,7 +47,7 @@ REMAINING_HEADERS = tuple(name.replace("reset", "remaining") for name in RESET_H
 class RetryPolicy:
     max_retries: int = 8
     max_retry_seconds: float = 600.0  # per request, waits included
-    base_delay: float = 0.5
+    base_delay: float = 0.4
     max_delay: float = 60.0
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
