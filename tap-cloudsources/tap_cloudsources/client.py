@@ -15,12 +15,16 @@ import threading
 import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
 from importlib import resources
 
+import msgspec
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
-from singer_sdk.singerlib.encoding import SimpleSingerWriter
+from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib import Message, RecordMessage, SchemaMessage, StateMessage
+from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
 from tap_cloudsources.errors import CollectionError, redact
 
@@ -41,18 +45,32 @@ class SourceSchemaMessage(SchemaMessage):
     source: str | None = None
 
 
-class LockedWriter(SimpleSingerWriter):
-    """Whole lines only, from any thread; remembers the last STATE (the last safe one)."""
+def _encode_other(value: t.Any) -> t.Any:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_encode_other, decimal_format="number")
+
+
+class LockedWriter(GenericSingerWriter[bytes, Message]):
+    """Whole lines only, from any thread; remembers the last STATE (the last safe one).
+
+    RECORD lines stay in the stdout buffer; every other message flushes it, so a STATE never
+    reaches the target before the records it covers, and records cost no syscall each."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.lock = threading.RLock()
         self.last_state: dict | None = None
 
+    def serialize_message(self, message: Message) -> bytes:
+        return _ENCODER.encode(message.to_dict()) + b"\n"
+
     def write_message(self, message: Message) -> None:
+        line = self.serialize_message(message)
         with self.lock:
-            sys.stdout.write(self.format_message(message) + "\n")
-            sys.stdout.flush()
+            sys.stdout.buffer.write(line)
+            if not isinstance(message, RecordMessage):
+                sys.stdout.flush()
             if isinstance(message, StateMessage):
                 self.last_state = message.value
 
@@ -98,6 +116,37 @@ class CloudSourcesStream(Stream):
             logger.error("%s", message)
             return
         meter.finish()
+
+    def _generate_record_messages(self, record: dict) -> t.Generator[RecordMessage, None, None]:
+        """The fast path when no stream map or property selection applies (the usual case):
+        records keep the API's own JSON types, so only unknown top-level keys are dropped."""
+        if not self._plain_records:
+            yield from super()._generate_record_messages(record)
+            return
+        unknown = record.keys() - self._known_properties
+        if unknown:
+            for key in unknown:
+                del record[key]
+            if not self._warned_unknown:
+                self._warned_unknown = True
+                logger.warning("%s: ignoring properties not in the schema: %s", self.name,
+                               ", ".join(sorted(unknown)))
+        yield RecordMessage(stream=self.name, record=record, version=self._stream_version,
+                            time_extracted=datetime.now(UTC))
+
+    @cached_property
+    def _plain_records(self) -> bool:
+        maps = self.stream_maps
+        every_property = all(self.mask.get(("properties", name), True)
+                             for name in self.schema["properties"])
+        return (len(maps) == 1 and type(maps[0]) is SameRecordTransform
+                and maps[0].stream_alias == self.name and every_property)
+
+    @cached_property
+    def _known_properties(self) -> frozenset[str]:
+        return frozenset(self.schema["properties"])
+
+    _warned_unknown = False
 
     def checkpoint(self) -> None:
         """Emit STATE now. Safe because every record yielded before it has been written:

@@ -8,10 +8,10 @@ quota, not a permission problem; Stripe's `Stripe-Should-Retry` overrides the st
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import msgspec
 import requests
 
 
@@ -45,8 +45,8 @@ def body_text(response: requests.Response, limit: int = 300) -> str:
 
 def json_or_none(response: requests.Response) -> object | None:
     try:
-        return json.loads(response.content or b"null")
-    except (ValueError, UnicodeDecodeError):
+        return msgspec.json.decode(response.content or b"null")
+    except msgspec.DecodeError:
         return None
 
 
