@@ -1,5 +1,8 @@
 """One HTTP server for every emulated API, plus the admin routes under /_sandbox/.
 
+APIs: Stripe under /v1/ (stripe.py), Zendesk under /api/v2/ (zendesk.py), Salesforce under
+/services/ (salesforce.py).
+
 Admin routes (no auth):
   GET  /_sandbox/health                         {"ok": true}
   GET  /_sandbox/clock                          {"clock": unix, "iso": "..."}
@@ -32,10 +35,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .faults import Faults
+from .salesforce import SalesforceAPI
 from .stripe import StripeAPI
 from .stripe_source import EVENT_RETENTION, StripeSource
 from .surface import Response, Surface
 from .world import World
+from .zendesk import ZendeskAPI
 
 ADMIN = "/_sandbox/"
 LOG_LIMIT = 100_000  # requests kept in the log; a long benchmark must not grow it forever
@@ -105,7 +110,8 @@ class Sandbox:
             if url.path.startswith(surface.prefix):
                 at = time.monotonic()
                 self.stats.count(surface.source, url.path)
-                resp, fault = self.faults.apply(surface, method, url.path, url.query, headers)
+                resp, fault = self.faults.apply(surface, method, url.path, url.query, headers,
+                                                body)
                 # A reset or a stall never answers, so it has no status to log.
                 dropped = resp.transport is not None and resp.transport.kind != "truncated"
                 self.stats.record(url.path, url.query, None if dropped else resp.status, fault,
@@ -176,7 +182,8 @@ class Sandbox:
 
 def build_sandbox(seed: int = 1, scale: float = 1.0) -> Sandbox:
     world = World(seed=seed, scale=scale, sources=[StripeSource()])
-    return Sandbox(world, [StripeAPI(world)])
+    # Zendesk and Salesforce serve authentication, limits and faults only, no data yet.
+    return Sandbox(world, [StripeAPI(world), ZendeskAPI(world), SalesforceAPI(world)])
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):

@@ -141,7 +141,11 @@ class StripeAPI:
             "reason": self.faults.rate_limit_reasons[0],
         }
 
-    def handle(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Response:
+    def answers(self, path: str, headers: Mapping[str, str]) -> FaultAnswers:
+        return self.faults
+
+    def handle(self, method: str, path: str, query: str, headers: Mapping[str, str],
+               body: bytes = b"") -> Response:
         request_id = "req_" + rand_chars(self._ids, 14)
         version = headers.get("Stripe-Version") or API_VERSION
         out = {"Request-Id": request_id, "Stripe-Version": version}

@@ -1,12 +1,12 @@
 """How Stripe answers injected faults (API_NOTES.md §1.5 rate limits, §1.6 errors). Data only.
 
 Placeholders filled per request by StripeAPI.fault_vars: {masked_key}, {request_id},
-{version}, {account}, {permission}, {reason}.
+{version}, {account}, {permission}, {reason}; and by the fault layer: {retry_after}.
 """
 
 from __future__ import annotations
 
-from .surface import Answer, FaultAnswers
+from .surface import UNAVAILABLE_PAGE, Answer, FaultAnswers
 
 HEADERS = {"Request-Id": "{request_id}", "Stripe-Version": "{version}"}
 
@@ -29,11 +29,6 @@ LOCK_TIMEOUT_BODY = {"error": {
     "type": "invalid_request_error",
 }}
 API_ERROR_BODY = {"error": {"type": "api_error", "message": "An unknown error occurred"}}
-# What a load balancer in front of an API sends when the backend is away: not JSON at all.
-UNAVAILABLE_PAGE = (
-    b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
-    b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"
-)
 REVOKED_BODY = {"error": {"message": "Invalid API Key provided: {masked_key}",
                           "type": "invalid_request_error"}}
 PERMISSION_BODY = {"error": {
@@ -52,8 +47,8 @@ REVOKED = Answer(401, REVOKED_BODY, {"WWW-Authenticate": 'Basic realm="Stripe"'}
 STRIPE_FAULTS = FaultAnswers(
     kinds={
         # Stripe documents no Retry-After; the sandbox sends one so clients can prove they obey it.
-        "429": Answer(429, RATE_LIMIT_BODY,
-                      {"Stripe-Rate-Limited-Reason": "{reason}", "Retry-After": "1"}),
+        "429": Answer(429, RATE_LIMIT_BODY, {"Stripe-Rate-Limited-Reason": "{reason}",
+                                             "Retry-After": "{retry_after}"}),
         "429-no-retry-after": LOCK_TIMEOUT,
         "500": API_ERROR,
         "503": UNAVAILABLE,

@@ -47,6 +47,13 @@ def fill(value: Any, values: Mapping[str, str]) -> Any:
     return value
 
 
+# What a load balancer in front of an API sends when the backend is away: not JSON at all.
+UNAVAILABLE_PAGE = (
+    b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+    b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+
+
 @dataclass(frozen=True)
 class Answer:
     """A canned API answer. `{name}` in its strings is filled from the surface's fault_vars."""
@@ -70,7 +77,9 @@ class FaultAnswers:
     """How one API answers each injected fault: data only, so a new API adds a table, not code.
 
     `kinds` holds the answers of the random kinds that are HTTP answers ("429",
-    "429-no-retry-after", "500", "503"); `statuses` the default body of a scripted status.
+    "429-no-retry-after", "500", "503" for Stripe); `statuses` the default body of a scripted
+    status. `{retry_after}` in an answer is the rule's `retry_after` (default 1 second), or for
+    `rate_limited` the seconds until the token bucket lets the caller through.
     """
 
     kinds: Mapping[str, Answer]
@@ -81,19 +90,26 @@ class FaultAnswers:
     rate_limit_reasons: tuple[str, ...] = ("",)  # random 429s pick {reason} among these
     cursor_params: tuple[str, ...] = ()  # a pagination loop ignores these query parameters
     loop_body: Mapping[str, Any] = field(default_factory=dict)  # ...and sets these on the page
+    path_suffix: str = ""  # optional on the API's paths (Zendesk's ".json"): rules ignore it
 
 
 class Surface(Protocol):
-    """One API (Stripe, later Zendesk and Salesforce) mounted under a path prefix."""
+    """One API (Stripe, Zendesk, Salesforce) mounted under a path prefix."""
 
     source: str
     prefix: str
-    faults: FaultAnswers
+    faults: FaultAnswers  # every kind and status the API answers: rules are checked against it
+
+    def answers(self, path: str, headers: Mapping[str, str]) -> FaultAnswers:
+        """The table for this request: the same kinds and statuses as `faults`, but an API may
+        word them by path or credential (Zendesk's incremental exports, Salesforce's OAuth)."""
+        ...
 
     def handle(
-        self, method: str, path: str, query: str, headers: Mapping[str, str]
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Response: ...
 
     def fault_vars(self, path: str, headers: Mapping[str, str]) -> dict[str, str]:
-        """Values for the {placeholders} of fault answers; "key" identifies the caller."""
+        """Values for the {placeholders} of fault answers; "key" identifies the caller. Called
+        exactly once per API request, before it is answered, so an API may meter it here."""
         ...

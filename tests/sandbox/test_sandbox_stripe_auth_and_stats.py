@@ -67,12 +67,13 @@ def test_stats_count_api_requests_including_failures_but_not_admin(sandbox):
     stats = requests.get(f"{base}/_sandbox/stats", timeout=10).json()
     assert stats == {
         "total": 5,
-        "by_source": {"stripe": 5},
+        "by_source": {"stripe": 5, "zendesk": 0, "salesforce": 0},  # every API served
         "by_path": {"/v1/customers": 3, "/v1/invoices": 1, "/v1/unknown": 1},
         "faults": {},
     }
     reset = requests.post(f"{base}/_sandbox/stats/reset", timeout=10).json()
-    assert reset == {"total": 0, "by_source": {"stripe": 0}, "by_path": {}, "faults": {}}
+    assert reset == {"total": 0, "by_source": {"stripe": 0, "zendesk": 0, "salesforce": 0},
+                     "by_path": {}, "faults": {}}
     assert requests.get(f"{base}/_sandbox/stats", timeout=10).json() == reset
 
 
