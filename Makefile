@@ -26,6 +26,11 @@ demo: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
+## bench: target-warehouse vs target-postgres and raw COPY/read_json (N=100000 records)
+N ?= 100000
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/bench.py --records $(N)
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from singer_sdk.exceptions import SingerSDKError
+from singer_sdk.exceptions import MissingKeyPropertiesError, SingerSDKError
 from singer_sdk.singerlib.exceptions import SingerError
 
 
@@ -12,6 +12,10 @@ class TargetError(Exception):
 
 class InputError(TargetError):
     """A Singer message the target cannot accept (unknown type, null key, bad record)."""
+
+
+class MissingKeyError(InputError, MissingKeyPropertiesError):
+    """A record without a value for a key property (also the SDK's own error type)."""
 
 
 class WarehouseConnectionError(TargetError):

@@ -1,105 +1,44 @@
 """WarehouseSink: turns one stream's records into set-based batch loads.
 
-Per record the sink does almost nothing (a null-key check); the work happens once per
-batch and column-wise: pick values, convert to the column type, strip NUL where the
-database needs it, hand the batch to the backend.
+Per record the sink does as little as possible (compiled validation, a key check, a few
+list appends: see ``accept``); the work happens once per batch and column-wise: pick
+values, parse dates, convert to the column type, strip NUL where the database needs
+it, evolve the table, hand the batch to the backend. Table DDL runs when a batch is
+written, never when a SCHEMA arrives, so rows buffered under an older schema are
+written with the table shape they were read for.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from singer_sdk.sinks import BatchSink
-from singer_sdk.sinks.core import JSONSchemaValidator
 
-from target_warehouse.backends import Batch, ColumnSpec, TableChange, TableState
-from target_warehouse.errors import InputError
+from target_warehouse.backends import Batch, ColumnSpec, TableChange
+from target_warehouse.errors import InputError, MissingKeyError, TargetError
 from target_warehouse.naming import build_name_map
-from target_warehouse.types import LogicalType, convert_column, converter, logical_type, widen
+from target_warehouse.settings import APPEND_ONLY, OVERWRITE, UPSERT
+from target_warehouse.tables import Column, plan_table, strip_nul
+from target_warehouse.types import (
+    LogicalType,
+    convert_column,
+    converter,
+    integers_fit_int64,
+    logical_type,
+    parse_temporal,
+    widen,
+)
+from target_warehouse.validation import compile_validator
 
 if TYPE_CHECKING:
     from target_warehouse.target import TargetWarehouse
 
-APPEND_ONLY, UPSERT, OVERWRITE = "append-only", "upsert", "overwrite"
-
-# A JSON \u0000 escape that is not itself an escaped backslash followed by "u0000".
-_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-@dataclass(frozen=True)
-class Column:
-    source: str  # property name in the record
-    name: str  # warehouse column name
-    schema_type: LogicalType  # what the stream's JSON Schema says
-
-
-def plan_table(
-    state: TableState | None,
-    columns: list[Column],
-    keys: tuple[str, ...],
-    use_primary_key: bool,
-) -> tuple[TableChange, dict[str, LogicalType]]:
-    """DDL needed for a table to take this stream, and each column's resulting type.
-
-    Columns are added, widened (integer -> number -> text) but never dropped or
-    narrowed; columns the stream no longer sends are left in place.
-    """
-    wanted = {c.name: c.schema_type for c in columns}
-    if state is None:
-        create = [ColumnSpec(name, lt) for name, lt in wanted.items()]
-        return TableChange(create=create, primary_key=keys if use_primary_key else None), wanted
-    change = TableChange()
-    effective: dict[str, LogicalType] = {}
-    for name, lt in wanted.items():
-        if name not in state.columns:
-            change.add.append(ColumnSpec(name, lt))
-            effective[name] = lt
-            continue
-        current = state.columns[name]
-        if current is None:  # a type we did not create: leave the column alone
-            effective[name] = lt
-            continue
-        effective[name] = widen(current, lt)
-        if effective[name] != current:
-            change.retype.append(ColumnSpec(name, effective[name]))
-    if use_primary_key and state.primary_key != keys:
-        change.primary_key = keys
-    return change, effective
-
-
-def strip_nul(values: list[Any], is_json: bool) -> tuple[list[Any], int]:
-    """Remove U+0000 from text (or its \\u0000 escape from JSON text); count removals."""
-    needle = "\\u0000" if is_json else "\x00"
-    try:
-        if needle not in "".join(filter(None, values)):  # one C-level scan for the usual case
-            return values, 0
-    except TypeError:
-        pass  # non-text values mixed in: check one by one
-    removed = 0
-    out = []
-    for v in values:
-        if isinstance(v, str) and needle in v:
-            if is_json:
-                v, n = _JSON_NUL.subn(r"\1", v)
-            else:
-                n = v.count("\x00")
-                v = v.replace("\x00", "")
-            removed += n
-        out.append(v)
-    return out, removed
-
-
-class _RecordValidator(JSONSchemaValidator):
-    """Raises a one-line InputError (the SDK's own path logs a traceback first)."""
-
-    def validate(self, record: dict) -> None:  # type: ignore[override]
-        try:
-            self.validator.validate(record)
-        except jsonschema.ValidationError as exc:
-            raise InputError(f"record does not match the schema: {exc.message}") from None
+DELETED_AT = "_sdc_deleted_at"
+TABLE_VERSION = "_sdc_table_version"
+_TEMPORAL = (LogicalType.TIMESTAMP, LogicalType.DATE, LogicalType.TIME)
+_UTC = datetime.UTC
 
 
 class WarehouseSink(BatchSink):
@@ -113,8 +52,8 @@ class WarehouseSink(BatchSink):
         self._target = target
         super().__init__(target, stream_name, schema, key_properties)
 
-    def get_validator(self) -> JSONSchemaValidator | None:
-        return _RecordValidator(self.schema) if self.validate_schema else None
+    def get_validator(self) -> None:  # type: ignore[override]
+        return None  # validation is compiled in setup() and run in accept()
 
     @property
     def load_method(self) -> str:
@@ -126,45 +65,148 @@ class WarehouseSink(BatchSink):
         backend = target.backend
         self.db_schema = target.schema_for(self.stream_name)
         self.table = target.table_for(self.db_schema, self.stream_name)
-
         props = self.schema.get("properties") or {}
         names = build_name_map(props, backend.max_identifier_bytes)
         self.columns = [
             Column(p, names[p], logical_type(s if isinstance(s, dict) else {}))
             for p, s in props.items()
         ]
-        missing = [k for k in self.key_properties if k not in props]
+        self._all_keys = tuple(self.key_properties)
+        missing = [k for k in self._all_keys if k not in props]
         if missing:
             raise InputError(f"key properties {missing} are not in the schema's properties")
-        upsert = self.load_method != APPEND_ONLY and bool(self.key_properties)
-        self._key_props = tuple(self.key_properties) if upsert else ()
-        self._keys = tuple(names[k] for k in self._key_props)
+        upsert = self.load_method != APPEND_ONLY and bool(self._all_keys)
+        self._keys = tuple(names[k] for k in self._all_keys) if upsert else ()
+        self._names = names
+        self._validate = compile_validator(self.schema) if self.validate_schema else None
+        self._metadata = self.include_sdc_metadata_properties
+        self._types: dict[str, LogicalType] | None = None  # column types, known once planned
+        self.first_pending_line: int | None = None  # input line of the oldest unsaved record
+        self._reset_buffers()
         if not self.columns:
             self.logger.warning("Stream '%s' has no properties; nothing to load", self.stream_name)
-            return
 
-        state = backend.describe(self.db_schema, self.table)
-        if state and state.primary_key and not self._keys:
-            self.logger.warning(
-                "Dropping the primary key of %s.%s: stream '%s' is loaded without keys",
-                self.db_schema,
-                self.table,
-                self.stream_name,
+    def _reset_buffers(self) -> None:
+        self._records: list[dict] = []
+        self._lines: list[int] = []
+        self._extracted: list[Any] = []
+        self._received: list[float] = []
+        self._versions: list[Any] = []
+
+    # -- per record: keep it lean -----------------------------------------------------
+
+    def accept(self, record: dict, message: dict, line: int, received: float) -> None:
+        """Check one record and buffer it with its metadata (no conversion here)."""
+        for key in self._all_keys:
+            value = record.get(key)
+            if value is None:
+                state = "null" if key in record else "missing"
+                raise MissingKeyError(f"key property {key!r} is {state}")
+        if self._validate is not None:
+            self._validate(record)
+        if self.first_pending_line is None:
+            self.first_pending_line = line
+        self._records.append(record)
+        self._lines.append(line)
+        if self._metadata:
+            self._extracted.append(message.get("time_extracted"))
+            self._received.append(received)
+            self._versions.append(message.get("version"))
+        self._batch_records_read += 1
+        self._total_records_read += 1
+
+    def start_drain(self) -> dict:
+        context = {
+            "records": self._records,
+            "lines": self._lines,
+            "extracted": self._extracted,
+            "received": self._received,
+            "versions": self._versions,
+        }
+        self._reset_buffers()
+        self._pending_batch = None
+        self._context_draining = context
+        return context
+
+    def mark_drained(self) -> None:
+        super().mark_drained()
+        self.first_pending_line = None
+
+    # -- per batch ---------------------------------------------------------------------
+
+    def _ensure_table(self) -> dict[str, LogicalType]:
+        """Create or evolve the table for this stream's schema (once per sink)."""
+        if self._types is None:
+            backend = self._target.backend
+            state = backend.describe(self.db_schema, self.table)
+            if state and state.primary_key and not self._keys:
+                self.logger.warning(
+                    "Dropping the primary key of %s.%s: stream '%s' is loaded without keys",
+                    self.db_schema,
+                    self.table,
+                    self.stream_name,
+                )
+            change, effective = plan_table(
+                state, self.columns, self._keys, backend.supports_primary_key
             )
-        change, effective = plan_table(
-            state, self.columns, self._keys, backend.supports_primary_key
-        )
-        if change:
-            backend.apply(self.db_schema, self.table, change)
-        self._specs = [ColumnSpec(c.name, effective[c.name]) for c in self.columns]
-        self._converters = [converter(c.schema_type, effective[c.name]) for c in self.columns]
+            if change:
+                backend.apply(self.db_schema, self.table, change)
+            self._types = effective
+        return self._types
 
-    def preprocess_record(self, record: dict, context: dict) -> dict:
-        # A missing key is the SDK's MissingKeyPropertiesError; a null one is ours.
-        for key in self._key_props:
-            if key in record and record[key] is None:
-                raise InputError(f"key property {key!r} is null")
-        return record
+    def _widen(self, name: str, to: LogicalType) -> None:
+        assert self._types is not None
+        self.logger.warning(
+            "Widening %s.%s column %s from %s to %s: a value does not fit",
+            self.db_schema,
+            self.table,
+            name,
+            self._types[name].value,
+            to.value,
+        )
+        self._target.backend.apply(
+            self.db_schema, self.table, TableChange(retype=[ColumnSpec(name, to)])
+        )
+        self._types[name] = to
+
+    def _values(self, col: Column, context: dict, batched_at: datetime.datetime) -> list[Any]:
+        records: list[dict] = context["records"]
+        if self._metadata:
+            source = col.source
+            if source == "_sdc_extracted_at":
+                return context["extracted"]
+            if source == "_sdc_received_at":
+                return [datetime.datetime.fromtimestamp(t, _UTC) for t in context["received"]]
+            if source == "_sdc_batched_at":
+                return [batched_at] * len(records)
+            if source == "_sdc_sequence":  # unique, increasing in input order within a run
+                base = self._target.sequence_base
+                return [base + line for line in context["lines"]]
+            if source == TABLE_VERSION:
+                return context["versions"]
+            if source == "_sdc_sync_started_at":
+                return [self.sync_started_at] * len(records)
+        return list(map(dict.get, records, repeat(col.source)))  # C loop: ~2x a listcomp
+
+    def _parse_dates(self, col: Column, values: list[Any], lines: list[int]) -> list[Any]:
+        if values and isinstance(values[0], datetime.date):
+            return values  # metadata already made by the target
+        parsed, bad = parse_temporal(values, col.schema_type)
+        if not bad:
+            return parsed
+        first = bad[0]
+        what = f"{len(bad)} unparseable {col.schema_type.value} value(s) in field {col.source!r}"
+        sample = f"first {values[first]!r:.60} on input line {lines[first]}"
+        if self.config.get("invalid_datetime") == "error":
+            exc = InputError(
+                f"{col.schema_type.value} value {values[first]!r:.60} in field "
+                f"{col.source!r} cannot be parsed"
+            )
+            exc.input_line = lines[first]  # type: ignore[attr-defined]
+            exc.input_stream = self.stream_name  # type: ignore[attr-defined]
+            raise exc
+        self.logger.warning("Stream '%s': %s stored as NULL (%s)", self.stream_name, what, sample)
+        return parsed
 
     def process_batch(self, context: dict) -> None:
         records: list[dict] = context.get("records") or []
@@ -174,14 +216,27 @@ class WarehouseSink(BatchSink):
         if not self.columns or not (records or replace_all):
             return
         backend = self._target.backend
+        types = self._ensure_table()
+        batched_at = datetime.datetime.now(_UTC)
         data: dict[str, list[Any]] = {}
+        specs: list[ColumnSpec] = []
         removed = 0
-        for col, spec, convert in zip(self.columns, self._specs, self._converters, strict=True):
-            values = convert_column([r.get(col.source) for r in records], convert)
-            if backend.strips_nul and spec.type in (LogicalType.TEXT, LogicalType.JSON):
-                values, n = strip_nul(values, spec.type is LogicalType.JSON)
+        for col in self.columns:
+            values = self._values(col, context, batched_at) if records else []
+            column_type = types[col.name]
+            if column_type is LogicalType.INTEGER and not integers_fit_int64(values):
+                self._widen(col.name, LogicalType.NUMBER)
+            if types[col.name] is LogicalType.NUMBER and not backend.numbers_fit(values):
+                self._widen(col.name, widen(LogicalType.NUMBER, LogicalType.TEXT))
+            column_type = types[col.name]
+            if col.schema_type in _TEMPORAL and column_type is col.schema_type:
+                values = self._parse_dates(col, values, context["lines"])
+            values = convert_column(values, converter(col.schema_type, column_type))
+            if backend.strips_nul and column_type in (LogicalType.TEXT, LogicalType.JSON):
+                values, n = strip_nul(values, column_type is LogicalType.JSON)
                 removed += n
-            data[spec.name] = values
+            data[col.name] = values
+            specs.append(ColumnSpec(col.name, column_type))
         if removed:
             self.logger.warning(
                 "Removed %d NUL character(s) from stream '%s': %s cannot store U+0000",
@@ -189,13 +244,46 @@ class WarehouseSink(BatchSink):
                 self.stream_name,
                 backend.dialect,
             )
-        batch = Batch(self.db_schema, self.table, self._specs, data, self._keys, replace_all)
-        written = backend.load(batch)
-        if self._keys and len(records) > written:
+        hard_delete = bool(self.config.get("hard_delete")) and DELETED_AT in data
+        batch = Batch(self.db_schema, self.table, specs, data, self._keys, replace_all, hard_delete)
+        try:
+            written = backend.load(batch)
+        except TargetError as exc:
+            lines = context.get("lines") or [0]
+            exc.failed_stream = self.stream_name  # type: ignore[attr-defined]
+            exc.add_note(f"batch of input lines {lines[0]}-{lines[-1]}")
+            raise
+        if self._keys and len(records) > written and not hard_delete:
             self.tally_duplicate_merged(len(records) - written)
 
+    def activate_version(self, new_version: int) -> None:
+        """Rows of older versions (or none) are soft- or hard-deleted."""
+        types = self._ensure_table() if self.columns else {}
+        version_column = self._names.get(TABLE_VERSION)
+        deleted_column = self._names.get(DELETED_AT)
+        if not version_column or version_column not in types:
+            self.logger.warning(
+                "ACTIVATE_VERSION for stream '%s' ignored: add_record_metadata is off, so "
+                "rows carry no _sdc_table_version",
+                self.stream_name,
+            )
+            return
+        hard = bool(self.config.get("hard_delete"))
+        removed = self._target.backend.retire_versions(
+            self.db_schema, self.table, version_column, deleted_column, int(new_version), hard
+        )
+        self.logger.info(
+            "ACTIVATE_VERSION %s on %s.%s: %d older row(s) %s",
+            new_version,
+            self.db_schema,
+            self.table,
+            removed,
+            "deleted" if hard else "marked deleted",
+        )
+
     def clean_up(self) -> None:
-        # overwrite with no records at all this run still empties the table
-        if self.columns and self.load_method == OVERWRITE:
-            self.process_batch({})
+        if self.columns:
+            self._ensure_table()  # a stream with a SCHEMA but no records still gets its table
+            if self.load_method == OVERWRITE:  # overwrite with no records still empties it
+                self.process_batch({})
         super().clean_up()

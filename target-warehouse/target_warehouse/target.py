@@ -1,99 +1,30 @@
 """target-warehouse: a Singer target for DuckDB (embedded default) and PostgreSQL.
 
 STATE discipline: a STATE message goes to stdout only once every record read before
-it is committed. The SDK holds STATE until ``drain_all`` (end of input, or every few
-minutes); on top of that, a STATE is forwarded at once whenever no sink holds
-uncommitted records, i.e. right when it arrives after a flush, or right after a flush
-that emptied every sink.
+it is committed. Each sink remembers the input line of its oldest uncommitted record;
+a STATE read at line L is released as soon as no sink holds a record from before L
+(at once when nothing is pending, else right after the flush that makes it safe).
+Every ``state_flush_seconds`` all sinks are flushed so STATE keeps moving. When a
+stream fails, the other streams are flushed and the last safe STATE goes out before
+the non-zero exit.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import re
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import IO, Any
+import time
+from typing import Any
 
 from singer_sdk import Target
-from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import TargetCapabilities
-from singer_sdk.io_base import SingerReader
-from singer_sdk.singerlib.exceptions import InvalidInputLine
-from singer_sdk.singerlib.json import deserialize_json
 
 from target_warehouse.backends import Backend, open_backend
-from target_warehouse.errors import EXPECTED_ERRORS, InputError, annotate, describe
+from target_warehouse.errors import EXPECTED_ERRORS, InputError, describe
 from target_warehouse.naming import normalize, short_hash, with_suffix
-from target_warehouse.sinks import APPEND_ONLY, OVERWRITE, UPSERT, WarehouseSink
-
-_STREAM_IN_RAW_LINE = re.compile(r'"stream"\s*:\s*"((?:[^"\\]|\\.)*)"')
-
-
-def _stream_of(message: Any, line: str | None) -> str | None:
-    """The stream a line is about, even when the line is not valid JSON."""
-    if isinstance(message, dict):
-        stream = message.get("stream")
-        return stream if isinstance(stream, str) else None
-    found = _STREAM_IN_RAW_LINE.search(line or "")
-    return found.group(1) if found else None
-
-
-class LineTrackingReader(SingerReader):
-    """Singer reader that numbers input lines so every error can name its line and stream."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.line_number = 0
-
-    @property
-    def default_input(self) -> Iterator[str]:  # type: ignore[override]
-        # Bytes split on b"\n" and decoded line by line: UTF-8 whatever the locale, text
-        # byte-exact, and a decoding error is pinned to its own line.
-        buffer = getattr(sys.stdin, "buffer", None)
-        if buffer is None:
-            return iter(sys.stdin)
-        return (raw.decode("utf-8") for raw in buffer)
-
-    def process_lines(
-        self,
-        file_input: IO[str] | Iterator[str] | None,
-        callbacks: dict[str, Callable[[dict], None]],
-    ) -> Counter[str]:
-        stats: Counter[str] = Counter()
-        lines = iter(file_input or self.default_input)
-        while True:
-            self.line_number += 1
-            line = ""
-            message: Any = None
-            try:
-                try:
-                    line = next(lines, None)
-                except UnicodeDecodeError:
-                    raise InputError("line is not valid UTF-8") from None
-                if line is None:
-                    break
-                if not line.strip():
-                    continue
-                message = self.deserialize_json(line)
-                kind = message.get("type") if isinstance(message, dict) else None
-                callback = callbacks.get(kind) if isinstance(kind, str) else None
-                if callback is None:
-                    raise InputError(f"unknown message type {kind!r}")
-                callback(message)
-            except Exception as exc:
-                annotate(exc, self.line_number, _stream_of(message, line))
-                raise
-            stats[kind] += 1
-        return stats
-
-    def deserialize_json(self, line: str) -> dict:
-        try:
-            return deserialize_json(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputLine(f"malformed JSON: {exc.msg} (character {exc.pos + 1})") from None
+from target_warehouse.reader import LineTrackingReader
+from target_warehouse.settings import CONFIG_SCHEMA
+from target_warehouse.sinks import WarehouseSink
 
 
 class TargetWarehouse(Target):
@@ -105,49 +36,7 @@ class TargetWarehouse(Target):
     message_reader_class = LineTrackingReader
     capabilities = [*Target.capabilities, TargetCapabilities.TARGET_SCHEMA]
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "backend",
-            th.StringType,
-            default="duckdb",
-            allowed_values=["duckdb", "postgres"],
-            description="Warehouse engine: embedded DuckDB (default) or PostgreSQL.",
-        ),
-        th.Property("path", th.StringType, default="warehouse.duckdb", description="DuckDB file."),
-        th.Property("host", th.StringType, description="PostgreSQL host (or socket directory)."),
-        th.Property("port", th.IntegerType, default=5432, description="PostgreSQL port."),
-        th.Property("user", th.StringType, description="PostgreSQL user."),
-        th.Property("password", th.StringType, secret=True, description="PostgreSQL password."),
-        th.Property("database", th.StringType, description="PostgreSQL database."),
-        th.Property(
-            "sqlalchemy_url",
-            th.StringType,
-            secret=True,
-            description="postgresql://user:pass@host:port/db (postgresql+psycopg:// also "
-            "accepted); replaces host/port/user/password/database.",
-        ),
-        th.Property(
-            "default_target_schema",
-            th.StringType,
-            description="Schema for every stream. Unset: the tap's source name (the 'source' "
-            "key of SCHEMA messages), else 'public' (PostgreSQL) or 'main' (DuckDB).",
-        ),
-        th.Property(
-            "add_record_metadata",
-            th.BooleanType,
-            default=True,
-            description="Add _sdc_* metadata columns (extracted/received/batched/deleted at, "
-            "sequence, table version).",
-        ),
-        th.Property(
-            "load_method",
-            th.StringType,
-            default=UPSERT,
-            allowed_values=[UPSERT, APPEND_ONLY, OVERWRITE],
-            description="upsert on key_properties (default; streams without keys append), "
-            "append-only, or overwrite (empty each table on its first load of the run).",
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -157,7 +46,16 @@ class TargetWarehouse(Target):
         self._tables: dict[tuple[str, str], str] = {}
         self._overwritten: set[tuple[str, str]] = set()
         self._last_state_written: dict | None = None
-        self._state_unsent = False
+        self._held: list[tuple[int, dict]] = []  # (input line, STATE) not yet safe
+        flush_every = self.config.get("state_flush_seconds")
+        self._flush_every = 30.0 if flush_every is None else float(flush_every)
+        self._last_flush = time.monotonic()
+        # _sdc_sequence = this + input line: unique and increasing within a run, and
+        # later runs start higher (microseconds since the epoch at start).
+        self.sequence_base = time.time_ns() // 1000
+        reader = self.message_reader
+        if isinstance(reader, LineTrackingReader):
+            reader.on_failure = self._salvage
         self.backend: Backend = open_backend(self.config)
 
     # -- naming --------------------------------------------------------------------
@@ -207,10 +105,10 @@ class TargetWarehouse(Target):
             self._schema_source = None
 
     def _flush_before_schema_change(self, message_dict: dict) -> None:
-        """Load a stream's pending records with the table shape they were read for.
+        """Load a stream's pending records before its schema (or key) changes.
 
-        Otherwise the new sink's DDL (new key, widened column) would run first and the
-        old sink would flush into a table that no longer matches it.
+        They are written with the table shape they were read for, and before any record
+        read under the new schema, so the last record per key still wins.
         """
         stream = message_dict.get("stream")
         maps = self.mapper.stream_maps.get(stream) if isinstance(stream, str) else None
@@ -223,30 +121,118 @@ class TargetWarehouse(Target):
             sink = self._sinks_active.get(stream_map.stream_alias)
             if sink is not None and sink.current_size:
                 self.drain_one(sink)
+        self._release_states()
 
-    def _has_pending(self) -> bool:
-        return any(s.current_size for s in self._sinks_active.values()) or any(
-            s.current_size for s in self._sinks_to_clear
-        )
+    @property
+    def _line(self) -> int:
+        reader = self.message_reader
+        return reader.line_number if isinstance(reader, LineTrackingReader) else 0
+
+    def _all_sinks(self) -> list[WarehouseSink]:
+        return [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
 
     def _process_record_message(self, message_dict: dict) -> None:
-        super()._process_record_message(message_dict)
-        if self._state_unsent and not self._has_pending():
-            self._write_state_message(copy.deepcopy(self._latest_state))  # type: ignore[arg-type]
+        """The SDK's record path, minus its per-record costs (see WarehouseSink.accept)."""
+        stream = message_dict.get("stream")
+        record = message_dict.get("record")
+        if not isinstance(stream, str) or not isinstance(record, dict):
+            raise InputError("a RECORD message needs a 'stream' name and a 'record' object")
+        maps = self.mapper.stream_maps.get(stream)
+        if maps is None:
+            self._assert_sink_exists(stream)  # raises: RECORD before its SCHEMA
+            return
+        line = self._line
+        received = time.time()
+        drained = False
+        for stream_map in maps:
+            transformed = stream_map.transform(record if len(maps) == 1 else copy.copy(record))
+            if transformed is None:
+                continue  # filtered out by a stream map
+            sink = self._sinks_active.get(stream_map.stream_alias)
+            if sink is None:
+                self._assert_sink_exists(stream_map.stream_alias)
+                sink = self.get_sink(stream_map.stream_alias)
+            sink.accept(transformed, message_dict, line, received)  # type: ignore[attr-defined]
+            sink.record_counter_metric.increment()
+            if sink.is_full:
+                self.drain_one(sink)
+                drained = True
+        if drained:
+            self._release_states()
+        if self._held and time.monotonic() - self._last_flush >= self._flush_every:
+            self.drain_all()
+        else:
+            self._handle_max_record_age()
 
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
-        if self._latest_state and self._latest_state != self._last_state_written:
-            self._state_unsent = True
-            if not self._has_pending():
-                self._write_state_message(copy.deepcopy(self._latest_state))
-
-    def _write_state_message(self, state: dict) -> None:
-        if state == self._last_state_written:
+        state = self._latest_state
+        if not state or state == self._last_state_written:
             return
+        if self._held and self._held[-1][1] == state:
+            return
+        self._held.append((self._line, copy.deepcopy(state)))
+        self._release_states()
+        if self._held and time.monotonic() - self._last_flush >= self._flush_every:
+            self.drain_all()
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str) or "version" not in message_dict:
+            raise InputError("an ACTIVATE_VERSION message needs 'stream' and 'version'")
+        if stream not in self.mapper.stream_maps:
+            self._assert_sink_exists(stream)
+        for stream_map in self.mapper.stream_maps[stream]:
+            sink = self._sinks_active.get(stream_map.stream_alias)
+            if sink is not None:  # rows read before the message are loaded first
+                self.drain_one(sink)
+        for sink in self._sinks_to_clear:
+            self.drain_one(sink)
+        super()._process_activate_version_message(message_dict)
+        self._release_states()
+
+    def _release_states(self) -> None:
+        """Emit the newest STATE that no uncommitted record precedes."""
+        if not self._held:
+            return
+        pending = [s.first_pending_line for s in self._all_sinks() if s.current_size]
+        oldest = min((p for p in pending if p is not None), default=None)
+        safe = [i for i, (line, _) in enumerate(self._held) if oldest is None or line < oldest]
+        if safe:
+            state = self._held[safe[-1]][1]
+            del self._held[: safe[-1] + 1]
+            self._emit(state)
+
+    def _emit(self, state: dict) -> None:
+        if not state or state == self._last_state_written:
+            return  # never an empty {} and never the same STATE twice
         super()._write_state_message(state)
         self._last_state_written = state
-        self._state_unsent = False
+
+    def _write_state_message(self, state: dict) -> None:
+        # Called by the SDK's drain_all, i.e. when every sink has just been committed.
+        self._held.clear()
+        self._last_flush = time.monotonic()
+        self._emit(state)
+
+    def _salvage(self, failure: BaseException) -> None:
+        """A stream failed: commit the healthy streams, then emit the last safe STATE."""
+        failed = getattr(failure, "failed_stream", None) or getattr(failure, "input_stream", None)
+        for sink in self._all_sinks():
+            if sink.stream_name == failed or not sink.current_size:
+                continue
+            try:
+                self.drain_one(sink)
+            except Exception as exc:  # keep salvaging the others; this one stays pending
+                self.logger.error(
+                    "Could not flush stream '%s' after the failure: %s",
+                    sink.stream_name,
+                    describe(exc),
+                )
+        try:
+            self._release_states()
+        finally:
+            self.backend.close()
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()

@@ -35,7 +35,10 @@ def count(wh: Warehouse) -> int:
         ('{"type": "RECORD", "stream": "s", "record": {"id": 3', ["input line 5", "'s'", "JSON"]),
         (json.dumps(record_msg("ghost", {"id": 1})), ["input line 5", "'ghost'", "schema"]),
         (json.dumps({"type": "FOO", "stream": "s"}), ["input line 5", "unknown message type"]),
-        (json.dumps(record_msg("s", {"id": "x"})), ["input line 5", "'s'", "not of type"]),
+        (
+            json.dumps(record_msg("s", {"id": "x"})),
+            ["input line 5", "'s'", "field 'id' must be integer"],
+        ),
         (json.dumps(record_msg("s", {"id": None})), ["input line 5", "'s'"]),
     ],
     ids=["malformed-json", "record-before-schema", "unknown-type", "invalid-record", "null-key"],

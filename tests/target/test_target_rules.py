@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import jsonschema
 import pytest
 from target_warehouse.backends import TableState
+from target_warehouse.errors import InputError
+from target_warehouse.fastcheck import Violation, compile_plain
 from target_warehouse.naming import build_name_map, normalize
-from target_warehouse.sinks import Column, plan_table, strip_nul
+from target_warehouse.tables import Column, plan_table, strip_nul
 from target_warehouse.types import LogicalType as LT
 from target_warehouse.types import converter, logical_type, to_json, widen
+from target_warehouse.validation import compile_validator
 
 
 @pytest.mark.parametrize(
@@ -108,3 +114,66 @@ def test_strip_nul_in_text_and_json() -> None:
     values = ['{"k\\u0000":"\\\\u0000"}']
     assert strip_nul(values, is_json=True) == (['{"k":"\\\\u0000"}'], 1)
     assert strip_nul(["plain"], is_json=False) == (["plain"], 0)
+
+
+CHECK_SCHEMA = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {
+        "id": {"type": "integer"},
+        "n": {"type": ["null", "number"]},
+        "s": {"type": "string", "enum": ["a", "b"]},
+        "o": {
+            "type": ["null", "object"],
+            "additionalProperties": False,
+            "properties": {
+                "k": {"type": "boolean"},
+                "l": {"type": "array", "items": {"type": "integer"}},
+            },
+        },
+        "any": {},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"id": 1},
+        {"id": Decimal("1.0")},
+        {"id": Decimal("1.5")},
+        {"id": True},
+        {"id": "1"},
+        {},
+        {"id": 1, "n": None},
+        {"id": 1, "n": Decimal("2.5")},
+        {"id": 1, "n": False},
+        {"id": 1, "s": "a"},
+        {"id": 1, "s": "c"},
+        {"id": 1, "o": {"k": True, "l": [1, 2]}},
+        {"id": 1, "o": {"k": 1}},
+        {"id": 1, "o": {"l": [1, "x"]}},
+        {"id": 1, "o": {"zzz": 1}},
+        {"id": 1, "any": {"x": [None]}},
+        {"id": 1, "extra": "allowed at the top"},
+    ],
+)
+def test_generated_checker_agrees_with_jsonschema(record: dict) -> None:
+    check = compile_plain(CHECK_SCHEMA)
+    assert check is not None
+    expected = jsonschema.Draft7Validator(CHECK_SCHEMA).is_valid(record)
+    try:
+        check(record)
+        accepted = True
+    except Violation:
+        accepted = False
+    assert accepted == expected
+
+
+def test_unusual_schemas_fall_back_but_still_validate() -> None:
+    schema = {"type": "object", "properties": {"s": {"type": "string", "maxLength": 2}}}
+    assert compile_plain(schema) is None
+    validate = compile_validator(schema)
+    validate({"s": "ok"})
+    with pytest.raises(InputError, match="s"):
+        validate({"s": "too long"})

@@ -119,3 +119,59 @@ def test_state_on_stdout_of_a_running_target_follows_committed_rows(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_state_flush_seconds_commits_while_data_flows(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[dict, int]] = []
+    original = Target._write_state_message
+
+    def spy(self: Target, state: dict) -> None:
+        seen.append((state, committed_rows(warehouse)))
+        original(self, state)
+
+    monkeypatch.setattr(Target, "_write_state_message", spy)
+    messages = [
+        schema_msg("s", PROPS),
+        record_msg("s", {"id": 1}),
+        state_msg({"n": 1}),
+        record_msg("s", {"id": 2}),
+        record_msg("s", {"id": 3}),
+    ]
+    # batch_size_rows is far away: only the timer can release the STATE before the end
+    result = warehouse.run(messages, batch_size_rows=1000, state_flush_seconds=0)
+    assert result.error is None, result.error
+    assert seen == [({"n": 1}, 1)]  # emitted mid-run, right after record 1 was committed
+    assert committed_rows(warehouse) == 3
+
+
+def test_empty_state_is_never_emitted(warehouse: Warehouse) -> None:
+    messages = [schema_msg("s", PROPS), state_msg({}), record_msg("s", {"id": 1}), state_msg({})]
+    result = warehouse.run(messages)
+    assert result.error is None, result.error
+    assert result.states == []
+    assert committed_rows(warehouse) == 1
+
+
+def test_a_failing_stream_lets_healthy_streams_commit_and_the_safe_state_out(
+    warehouse: Warehouse,
+) -> None:
+    other = schema_msg("other", PROPS)
+    messages = [
+        schema_msg("s", PROPS),
+        other,
+        record_msg("other", {"id": 1}),
+        state_msg({"n": 1}),  # safe once 'other' is committed
+        record_msg("s", {"id": 10}),  # pending in the failing stream
+        record_msg("other", {"id": 2}),
+        state_msg({"n": 2}),  # not safe: record 10 of 's' is never committed
+        record_msg("s", {"id": "not an integer"}),
+    ]
+    result = warehouse.cli(messages, batch_size_rows=100)
+    assert result.returncode == 1
+    assert "input line 8, stream 's'" in result.stderr
+    assert result.states == [{"n": 1}]
+    other_rows = warehouse.query(f'SELECT id FROM "{warehouse.default_schema}"."other" ORDER BY 1')
+    assert other_rows == [(1,), (2,)]  # the healthy stream was flushed before the exit
+    assert committed_rows(warehouse) == 0

@@ -15,6 +15,13 @@ from target_warehouse.errors import TargetError
 from target_warehouse.types import LogicalType
 
 STAGE_ROW = "__row"  # staging-only ordinal; "__" never occurs in a normalized column name
+DELETED_AT = "_sdc_deleted_at"
+
+
+def older_versions_sql(version_column: str) -> str:
+    """Rows of an older version than the parameter; NULL counts as older (never <=)."""
+    column = quote(version_column)
+    return f"({column} IS NULL OR {column} < {{param}})"
 
 
 def quote(identifier: str) -> str:
@@ -64,6 +71,7 @@ class Batch:
     data: dict[str, list[Any]]  # column name -> values, all of equal length
     keys: tuple[str, ...] = ()  # upsert on these (last row per key wins); () appends
     replace_all: bool = False  # overwrite: empty the table first, same transaction
+    hard_delete: bool = False  # rows whose last record has _sdc_deleted_at set are deleted
 
     @property
     def size(self) -> int:
@@ -86,6 +94,20 @@ class Backend(Protocol):
     def load(self, batch: Batch) -> int:
         """Write one batch in one transaction; return the number of rows written."""
 
+    def numbers_fit(self, values: list[Any]) -> bool:
+        """False when a number column cannot hold one of these values exactly enough."""
+
+    def retire_versions(
+        self,
+        schema: str,
+        table: str,
+        version_column: str,
+        deleted_column: str | None,
+        version: int,
+        hard: bool,
+    ) -> int:
+        """ACTIVATE_VERSION: delete (hard) or mark deleted the rows of older or no version."""
+
     def close(self) -> None: ...
 
 
@@ -95,7 +117,10 @@ def open_backend(config: Mapping[str, Any]) -> Backend:
     if kind == "duckdb":
         from target_warehouse.backends.duckdb import DuckDBBackend
 
-        return DuckDBBackend(config.get("path") or "warehouse.duckdb")
+        return DuckDBBackend(
+            config.get("path") or "warehouse.duckdb",
+            number_type=str(config.get("duckdb_number_type") or "decimal"),
+        )
     if kind == "postgres":
         from target_warehouse.backends.postgres import PostgresBackend
 
