@@ -27,6 +27,14 @@ def sandbox() -> Iterator:
         yield server
 
 
+@pytest.fixture
+def admin(sandbox):
+    """The sandbox's admin API (faults, stats, truth, advance)."""
+    from taprun import Admin
+
+    return Admin(sandbox.url)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A real PostgreSQL: CLOUDSOURCES_TEST_PG_URL if set (its user needs CREATEDB), else one

@@ -15,7 +15,8 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 SANDBOX_KEY = "sk_test_cloudsources_demo"
-COLLECTIONS = ("customers", "products", "prices", "charges", "invoices", "subscriptions")
+COLLECTIONS = ("customers", "products", "prices", "charges", "invoices", "subscriptions",
+               "events")
 
 
 def start_sandbox(seed: int, scale: float) -> tuple[subprocess.Popen, str]:
@@ -79,15 +80,19 @@ def run_sync(workdir: Path, url: str, warehouse: Path) -> tuple[int, dict | None
 def summarize(warehouse: Path, truth: dict[str, set[str]], calls: dict[str, int]) -> bool:
     import duckdb
 
-    print(f"\n{'table':<24}{'rows':>8}{'in sandbox':>12}{'API calls':>11}  match")
+    print(f"\n{'table':<24}{'live rows':>10}{'in sandbox':>12}{'API calls':>11}  match")
     all_match = True
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for collection in COLLECTIONS:
-            query = f'SELECT id FROM stripe."{collection}"'
+            columns = {row[0] for row in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'stripe' AND table_name = ?", [collection]).fetchall()}
+            live = " WHERE NOT coalesce(is_deleted, false)" if "is_deleted" in columns else ""
+            query = f'SELECT id FROM stripe."{collection}"{live}'
             ids = {row[0] for row in con.execute(query).fetchall()}
             match = ids == truth[collection]
             all_match &= match
-            print(f"{'stripe.' + collection:<24}{len(ids):>8}{len(truth[collection]):>12}"
+            print(f"{'stripe.' + collection:<24}{len(ids):>10}{len(truth[collection]):>12}"
                   f"{calls.get('/v1/' + collection, 0):>11}  {'yes' if match else 'NO'}")
     return all_match
 

@@ -20,6 +20,8 @@ Admin routes (no auth):
 
 from __future__ import annotations
 
+import email.utils
+
 import json
 import socket
 import struct
@@ -202,6 +204,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
     server_version = "cloudsources-sandbox"
     disable_nagle_algorithm = True  # headers and body go out in two writes; avoid the 40 ms stall
     server: SandboxHTTPServer
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """`Date` follows the sandbox clock: the world's "now" (clients use it as the server's
+        time, e.g. for Stripe's 30-day event retention)."""
+        return email.utils.formatdate(self.server.sandbox.world.clock, usegmt=True)
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

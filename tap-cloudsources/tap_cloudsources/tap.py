@@ -151,6 +151,8 @@ class TapCloudSources(Tap):
             self._set_compatible_replication_methods()
             if self.state:
                 self._state_writer.write_state(self.state)
+            prepare = self.source_def.prepare
+            self.prepared = prepare(self) if prepare else None
             for stream in collections:
                 stream.sync()
                 stream.finalize_state_progress_markers()

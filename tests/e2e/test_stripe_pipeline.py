@@ -8,6 +8,9 @@ import pytest
 import requests
 from warehouse_reader import mismatches, read_duckdb, read_postgres
 
+# Stripe changes these without an event (finalizing an invoice bumps the customer's sequence),
+# so update capture through events cannot see them until the object changes again.
+SILENT_FIELDS = frozenset({"next_invoice_sequence"})
 COLLECTIONS = ["customers", "products", "prices", "charges", "invoices", "subscriptions"]
 
 
@@ -79,14 +82,15 @@ def test_first_sync_equals_source_then_incremental_sync_adds_new_objects(
     for collection in COLLECTIONS:
         expected = truth(sandbox, collection)
         rows = warehouse.rows(collection)
-        created = set(changes["created"].get(collection, []))
-        new_objects = [obj for obj in expected if obj["id"] in created]  # not deleted since
-        assert mismatches(rows, new_objects) == [], collection
-        # Created-based incremental keeps deleted objects until update capture lands (issue 5),
-        # but never duplicates one: exactly the union of both runs' objects.
-        assert set(rows) == first_ids[collection] | {obj["id"] for obj in expected}, collection
+        live = {key: row for key, row in rows.items() if not row["is_deleted"]}
+        # Creates, updates and deletes all arrive: live rows equal the source exactly.
+        assert set(live) == {obj["id"] for obj in expected}, collection
+        assert mismatches(live, expected, ignore=SILENT_FIELDS) == [], collection
+        deleted = {key for key, row in rows.items() if row["is_deleted"]}
+        assert deleted == set(changes["deleted"].get(collection, [])), collection
 
-    # Incremental: the second run read only pages at or after each bookmark.
-    stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
-    for collection in COLLECTIONS:
-        assert stats["by_path"].get(f"/v1/{collection}", 0) == 1, collection
+    # Incremental through the event feed: one page of events, no list request at all.
+    requests_made = requests.get(f"{sandbox.url}/_sandbox/requests", timeout=10).json()
+    assert [q["path"] for q in requests_made if q["path"] == "/v1/events"] == ["/v1/events"]
+    assert [q["path"] for q in requests_made if q["path"] in {f"/v1/{c}" for c in COLLECTIONS}
+            ] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_tap, tap_config
+from taprun import run_tap, tap_config
 
 COLLECTIONS = ["customers", "products", "prices", "charges", "invoices", "subscriptions"]
 
@@ -32,11 +32,29 @@ def test_second_run_without_changes_reemits_nothing(admin, tmp_path):
     second = run_tap(tmp_path, tap_config(admin.url), "--state", str(tmp_path / "state.json"))
     assert second.returncode == 0
     assert set(records_by_stream(second)) == {"_sync_runs"}
+    # Every collection follows the event feed now: one request for the whole source.
+    (only,) = admin.get("/_sandbox/requests")
+    assert only["path"] == "/v1/events"
+    assert only["query"]["created[gte]"] == str(state["bookmarks"]["events"]
+                                                ["replication_key_value"])
+
+
+def test_list_passes_reemit_nothing_when_nothing_was_created(admin, tmp_path):
+    """Without the feed (e.g. a key lacking the events permission) collections re-list from
+    their bookmark: one request each, nothing re-emitted."""
+    first = run_tap(tmp_path, tap_config(admin.url))
+    state = first.of_type("STATE")[-1]["value"]
+    admin.fault(path="/v1/events", status=403)
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    admin.post("/_sandbox/stats/reset")
+    second = run_tap(tmp_path, tap_config(admin.url), "--state", str(tmp_path / "state.json"))
+    assert second.returncode == 3  # the events collection itself failed
+    assert set(records_by_stream(second)) == {"_sync_runs"}
     requests_made = admin.get("/_sandbox/requests")
-    assert [q["path"] for q in requests_made] == sorted(f"/v1/{c}" for c in COLLECTIONS)
+    lists = [q for q in requests_made if q["path"] != "/v1/events"]
+    assert sorted(q["path"] for q in lists) == sorted(f"/v1/{c}" for c in COLLECTIONS)
     assert all(q["query"]["created[gte]"] == str(state["bookmarks"][q["path"][4:]]
-                                                 ["replication_key_value"])
-               for q in requests_made)
+                                                 ["replication_key_value"]) for q in lists)
 
 
 def test_an_unseen_object_in_the_bookmark_second_is_emitted(admin, tmp_path):
@@ -47,6 +65,8 @@ def test_an_unseen_object_in_the_bookmark_second_is_emitted(admin, tmp_path):
     tied = max(COLLECTIONS, key=lambda c: len(state["bookmarks"][c]["boundary_ids"]))
     boundary = state["bookmarks"][tied]["boundary_ids"]
     unseen = boundary.pop(0)
+    for collection in COLLECTIONS:  # back to list passes, where the tie-break applies
+        del state["bookmarks"][collection]["changes_since"]
     (tmp_path / "state.json").write_text(json.dumps(state))
     second = run_tap(tmp_path, tap_config(admin.url), "--state", str(tmp_path / "state.json"))
     assert [r["id"] for r in records_by_stream(second).get(tied, [])] == [unseen]

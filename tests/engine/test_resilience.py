@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from cloudsources_sandbox.server import SandboxServer
-from conftest import TAP, Admin, tap_config
+from taprun import TAP, Admin, tap_config
 from warehouse_reader import mismatches, read_duckdb
 
 COLLECTIONS = ["customers", "products", "prices", "charges", "invoices", "subscriptions"]

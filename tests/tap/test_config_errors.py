@@ -89,6 +89,6 @@ def test_about_and_discover_need_no_network(tmp_path):
     runs = streams.pop("_sync_runs")
     assert runs["key_properties"] == ["run_id"]
     assert sorted(streams) == sorted(
-        ["customers", "products", "prices", "charges", "invoices", "subscriptions"])
+        ["customers", "products", "prices", "charges", "invoices", "subscriptions", "events"])
     assert all(s["key_properties"] == ["id"] for s in streams.values())
     assert all(s["replication_key"] == "created" for s in streams.values())

@@ -122,6 +122,8 @@ class HttpClient:
         self.session = session or requests.Session()
         self.session.headers.update(headers)
         self.ever_connected = False
+        # Headers of the last successful answer (e.g. `Date`, the server's idea of now).
+        self.last_headers: Mapping[str, str] = {}
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}{path}"
@@ -152,6 +154,7 @@ class HttpClient:
                             hint = server_wait_hint(response.headers)
                             if hint:
                                 self.budget.pause(hint)
+                        self.last_headers = response.headers
                         self.on_progress()
                         return body
                     problem = f"HTTP {response.status_code} with a body that is not JSON"

@@ -24,6 +24,9 @@ class Source:
     check_params: Mapping[str, Any] = field(default_factory=dict)
     required_settings: tuple[str, ...] = ()
     secret_settings: tuple[str, ...] = ()
+    # Work done once per run before any collection (e.g. reading a shared change feed);
+    # its result is `tap.prepared` for the collections to use.
+    prepare: Callable[[Any], Any] | None = None
 
 
 AVAILABLE = ("stripe",)

@@ -6,6 +6,7 @@ from tap_cloudsources.sources.stripe.client import (
     stripe_auth_headers,
     stripe_budget,
 )
+from tap_cloudsources.sources.stripe.events import prepare
 from tap_cloudsources.sources.stripe.streams import STREAMS
 
 SOURCE = Source(
@@ -19,4 +20,5 @@ SOURCE = Source(
     check_params={"limit": 1},
     required_settings=("api_key",),
     secret_settings=("api_key",),
+    prepare=prepare,
 )

@@ -17,9 +17,11 @@ import requests
 from tap_cloudsources.client import CloudSourcesStream
 from tap_cloudsources.engine.errors import DEFAULT_STATUS_TABLE, ErrorPolicy, Outcome
 from tap_cloudsources.engine.pagination import BoundaryDeduper, LoopGuard
+from tap_cloudsources.errors import APIError
 
 if t.TYPE_CHECKING:
     from tap_cloudsources.engine.report import CollectionMeter
+    from tap_cloudsources.sources.stripe.events import Change, StripeEventFeed
 
 PAGE_SIZE = 100  # Stripe's maximum `limit`: the fewest calls per collection.
 
@@ -77,11 +79,55 @@ class StripeStream(CloudSourcesStream):
     schema_package = "tap_cloudsources.sources.stripe.schemas"
     replication_key = "created"
     path: t.ClassVar[str]
+    # The `object` value of this collection's objects, which routes event payloads to it.
+    object_type: t.ClassVar[str | None] = None
     # Query parameters a collection always sends (e.g. subscriptions hide canceled ones).
     list_params: t.ClassVar[dict[str, str]] = {}
 
+    @property
+    def feed(self) -> StripeEventFeed | None:
+        return getattr(self._tap, "prepared", None)
+
     def read(self, meter: CollectionMeter) -> Iterator[dict]:
+        feed = self.feed
+        if feed is not None and feed.follows(self):
+            yield from self.read_changes(feed, meter)
+        else:
+            for record in self.read_list(meter, full=feed is not None and self.name in feed.relist):
+                record["is_deleted"] = False
+                yield record
+        if feed is not None and feed.changes is not None:
+            # Changes from this cursor on are read from the feed next time.
+            self.stream_state["changes_since"] = feed.cursor
+
+    def read_changes(self, feed: StripeEventFeed, meter: CollectionMeter) -> Iterator[dict]:
+        for object_id, change in (feed.changes or {}).get(self.name, {}).items():
+            record = change.record
+            if not change.deleted and self.needs_hydration(change, feed):
+                record = self.retrieve(object_id, meter)
+                if record is None:  # deleted since the event
+                    record, change.deleted = change.record, True
+            yield {**record, "is_deleted": change.deleted}
+
+    def needs_hydration(self, change: Change, feed: StripeEventFeed) -> bool:
+        other_version = (change.api_version and feed.reading_version
+                         and change.api_version != feed.reading_version)
+        missing = self._known_properties - change.record.keys() - {"is_deleted"}
+        return bool(other_version or missing)
+
+    def retrieve(self, object_id: str, meter: CollectionMeter) -> dict | None:
+        try:
+            return self.client.get_json(f"{self.path}/{object_id}", None, meter)
+        except APIError as exc:
+            if "(HTTP 404)" in str(exc):
+                return None
+            raise
+
+    def read_list(self, meter: CollectionMeter, *, full: bool = False) -> Iterator[dict]:
         state = self.stream_state
+        if full:
+            for key in ("replication_key_value", "boundary_ids", "resume"):
+                state.pop(key, None)
         bookmark = state.get("replication_key_value")
         resume = state.get("resume")
         lower = resume["lower"] if resume else (
@@ -128,3 +174,22 @@ class StripeStream(CloudSourcesStream):
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = newest
             state["boundary_ids"] = sorted(newest_ids)
+
+
+class StripeEventsStream(StripeStream):
+    """The event feed itself, append-only by id; read once per run by the feed."""
+
+    name = "events"
+    path = "/v1/events"
+
+    def read(self, meter: CollectionMeter) -> Iterator[dict]:
+        feed = self.feed
+        if feed is not None and feed.error is not None:
+            raise feed.error
+        if feed is None or feed.events is None:
+            return
+        yield from feed.events
+        if feed.cursor is not None:
+            self.stream_state.update(replication_key=self.replication_key,
+                                     replication_key_value=feed.cursor,
+                                     boundary_ids=feed.cursor_ids)

@@ -1,4 +1,4 @@
-"""Helpers for running the tap alone against a (faulty) sandbox."""
+"""Helpers for running the tap alone against a (faulty) sandbox, and its admin API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import requests
 
 TAP = str(Path(sys.executable).parent / "tap-cloudsources")
@@ -55,11 +54,6 @@ class Admin:
 
     def truth(self, collection: str) -> list[dict]:
         return self.get(f"/_sandbox/truth/stripe/{collection}")["data"]
-
-
-@pytest.fixture
-def admin(sandbox) -> Admin:
-    return Admin(sandbox.url)
 
 
 def tap_config(url: str, **overrides) -> dict:
