@@ -65,6 +65,11 @@ def test_first_sync_equals_source_then_incremental_sync_adds_new_objects(
         assert len(rows) == len(expected), collection
         assert mismatches(rows, expected) == [], collection
         first_ids[collection] = set(rows)
+    # Segment's foreign-key names are there too, so Segment-era SQL runs unchanged.
+    charges = warehouse.rows("charges").values()
+    assert all(row["customer_id"] == row["customer"] for row in charges)
+    assert sum(row["customer_id"] is not None for row in charges) > 500
+    assert all(row["product_id"] == row["product"] for row in warehouse.rows("prices").values())
     bookmarks = first.last_state["bookmarks"]
     assert {name: "replication_key_value" in bookmarks[name] for name in COLLECTIONS} == {
         name: True for name in COLLECTIONS

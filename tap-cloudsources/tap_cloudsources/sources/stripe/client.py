@@ -83,6 +83,25 @@ class StripeStream(CloudSourcesStream):
     object_type: t.ClassVar[str | None] = None
     # Query parameters a collection always sends (e.g. subscriptions hide canceled ones).
     list_params: t.ClassVar[dict[str, str]] = {}
+    # Segment's column → the Stripe field it is read from (an id, or an expanded object).
+    foreign_keys: t.ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def load_schema(cls) -> dict:
+        schema = super().load_schema()
+        for column, source in cls.foreign_keys.items():
+            if source in schema["properties"]:
+                schema["properties"][column] = {
+                    "type": ["null", "string"], "description": f"Segment's name for `{source}`."}
+        return schema
+
+    def with_segment_fields(self, record: dict, *, deleted: bool) -> dict:
+        for column, source in self.foreign_keys.items():
+            if column in self._known_properties:
+                value = record.get(source)
+                record[column] = value.get("id") if isinstance(value, dict) else value
+        record["is_deleted"] = deleted
+        return record
 
     @property
     def feed(self) -> StripeEventFeed | None:
@@ -94,8 +113,7 @@ class StripeStream(CloudSourcesStream):
             yield from self.read_changes(feed, meter)
         else:
             for record in self.read_list(meter, full=feed is not None and self.name in feed.relist):
-                record["is_deleted"] = False
-                yield record
+                yield self.with_segment_fields(record, deleted=False)
         if feed is not None and feed.changes is not None:
             # Changes from this cursor on are read from the feed next time.
             self.stream_state["changes_since"] = feed.cursor
@@ -107,7 +125,7 @@ class StripeStream(CloudSourcesStream):
                 record = self.retrieve(object_id, meter)
                 if record is None:  # deleted since the event
                     record, change.deleted = change.record, True
-            yield {**record, "is_deleted": change.deleted}
+            yield self.with_segment_fields(dict(record), deleted=change.deleted)
 
     def needs_hydration(self, change: Change, feed: StripeEventFeed) -> bool:
         other_version = (change.api_version and feed.reading_version
