@@ -14,14 +14,19 @@ Admin routes (no auth):
   POST /_sandbox/faults                         add a rule or change a setting
   DELETE /_sandbox/faults                       clear rules and settings
   POST /_sandbox/advance                        {"changes": N} or {"creates","updates","deletes"},
-                                                optional "seconds" (default 3600)
+                                                optional "seconds" (default 3600), optional
+                                                "actions": [{"collection","action","id"?}]
+                                                (stripe_actions.py); {"seconds": N,
+                                                "changes": 0} only moves the clock
+  POST /_sandbox/keys                           {"key": "rk_test_...", "permissions":
+                                                {"charges": "read", ...}}: a Stripe restricted
+                                                key (unlisted resources: none)
   GET  /_sandbox/truth/<source>/<collection>    every current object, newest first
 """
 
 from __future__ import annotations
 
 import email.utils
-
 import json
 import socket
 import struct
@@ -40,6 +45,7 @@ from .faults import Faults
 from .salesforce import SalesforceAPI
 from .stripe import StripeAPI
 from .stripe_source import EVENT_RETENTION, StripeSource
+from .stripe_views import VIEWS, view_all
 from .surface import Response, Surface
 from .world import World
 from .zendesk import ZendeskAPI
@@ -140,6 +146,8 @@ class Sandbox:
             return self._faults(method, body)
         if method == "POST" and route == "advance":
             return self._advance(body)
+        if method == "POST" and route == "keys":
+            return self._keys(body)
         if method == "GET" and route.startswith("truth/"):
             return self._truth(*route[len("truth/"):].partition("/")[::2])
         return Response(404, {"error": f"unknown sandbox route: {method} {ADMIN}{route}"})
@@ -149,14 +157,28 @@ class Sandbox:
             args = json.loads(body or b"{}")
             if not isinstance(args, dict):
                 raise ValueError("body must be a JSON object")
-            unknown = set(args) - {"changes", "seconds", "creates", "updates", "deletes"}
+            unknown = set(args) - {"changes", "seconds", "creates", "updates", "deletes",
+                                   "actions"}
             if unknown:
                 raise ValueError(f"unknown fields: {sorted(unknown)}")
+            if not isinstance(args.get("actions", []), list):
+                raise ValueError("actions must be a list")
             for key, value in args.items():
+                if key == "actions":
+                    continue
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise ValueError(f"{key} must be an integer")
             with self.world.lock:
                 return Response(200, self.world.advance(**args))
+        except ValueError as exc:
+            return Response(400, {"error": str(exc)})
+
+    def _keys(self, body: bytes) -> Response:
+        stripe = next((s for s in self.surfaces if isinstance(s, StripeAPI)), None)
+        try:
+            if stripe is None:
+                raise ValueError("no Stripe surface")
+            return Response(200, stripe.access.register(json.loads(body or b"{}")))
         except ValueError as exc:
             return Response(400, {"error": str(exc)})
 
@@ -173,9 +195,14 @@ class Sandbox:
     def _truth(self, source: str, name: str) -> Response:
         with self.world.lock:
             coll = self.world.collections(source).get(name)
-            if coll is None:
+            src = self.world.sources.get(source)
+            if coll is None and source == "stripe" and name in VIEWS \
+                    and isinstance(src, StripeSource):
+                data = view_all(src, self.world, name)
+            elif coll is None:
                 return Response(404, {"error": f"no collection {source}/{name}"})
-            data = list(coll.newest_first())
+            else:
+                data = list(coll.newest_first())
             if source == "stripe" and name == "events":  # what the API can still list
                 horizon = self.world.clock - EVENT_RETENTION
                 data = [e for e in data if e["created"] >= horizon]
@@ -227,7 +254,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind in ("reset", "stall"):
             self._drop(fault.kind, fault.seconds)
             return
-        self.send_response(resp.status)
+        self.log_request(resp.status)
+        self.send_response_only(resp.status)
+        self.send_header("Server", self.version_string())
+        if "Date" not in resp.headers:  # Stripe's comes from the sandbox clock
+            self.send_header("Date", self.date_time_string())
         for name, value in resp.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Type", resp.content_type)

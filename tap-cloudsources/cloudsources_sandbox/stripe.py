@@ -13,16 +13,22 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from .fakedata import rand_chars
+from .stripe_access import Access, date_header
 from .stripe_faults import STRIPE_FAULTS
 from .stripe_objects import API_VERSION
+from .stripe_resources import (
+    CHILDREN,
+    RANGE_OPS,
+    RESOURCES,
+    SUB_STATUSES,
+    StripeError,
+    _int,
+)
 from .stripe_source import EVENT_RETENTION, SOURCE, StripeSource
+from .stripe_views import find_subscription_item
 from .surface import FaultAnswers, Response
 from .world import Obj, World
 
-SINGULAR = {
-    "customers": "customer", "products": "product", "prices": "price", "charges": "charge",
-    "invoices": "invoice", "subscriptions": "subscription", "events": "event",
-}
 NO_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
     "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
@@ -30,20 +36,9 @@ NO_KEY = (
     "https://support.stripe.com/."
 )
 VALID_KEY = re.compile(r"^sk_test_\S{8,}$")
+NOT_FOUND = ("Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+             "or we can help at https://support.stripe.com/.")
 KEY_PREFIX = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_)?(.*)$", re.S)
-SUB_STATUSES = ("active", "all", "canceled", "ended", "incomplete", "incomplete_expired",
-                "past_due", "paused", "trialing", "unpaid")
-INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
-RANGE_OPS = ("gt", "gte", "lt", "lte")
-
-
-class StripeError(Exception):
-    def __init__(self, status: int, message: str, *, param: str | None = None,
-                 code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
-
-
 def mask_key(key: str) -> str:
     """Stripe shows a rejected key with everything but its prefix and last 4 characters starred."""
     match = KEY_PREFIX.match(key)
@@ -66,57 +61,6 @@ def api_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _int(value: str, param: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise StripeError(400, f"Invalid integer: {value}", param=param) from None
-
-
-def _bool(value: str, param: str) -> bool:
-    if value not in ("true", "false"):
-        raise StripeError(400, f"Invalid boolean: {value}", param=param)
-    return value == "true"
-
-
-def _equals(field: str) -> Callable[[str, str], Callable[[Obj], bool]]:
-    return lambda value, param: lambda o: o[field] == value
-
-
-def _flag(field: str) -> Callable[[str, str], Callable[[Obj], bool]]:
-    def build(value: str, param: str) -> Callable[[Obj], bool]:
-        wanted = _bool(value, param)
-        return lambda o: o[field] is wanted
-    return build
-
-
-def _invoice_status(value: str, param: str) -> Callable[[Obj], bool]:
-    if value not in INVOICE_STATUSES:
-        raise StripeError(400, "Invalid status: must be one of " + ", ".join(INVOICE_STATUSES),
-                          param=param)
-    return lambda o: o["status"] == value
-
-
-def _sub_price(value: str, param: str) -> Callable[[Obj], bool]:
-    return lambda o: any(it["price"]["id"] == value for it in o["items"]["data"])
-
-
-# Equality filters each list endpoint understands (other parameters are ignored).
-FILTERS: dict[str, dict[str, Callable[[str, str], Callable[[Obj], bool]]]] = {
-    "customers": {"email": _equals("email")},
-    "products": {"active": _flag("active"), "shippable": _flag("shippable"),
-                 "type": _equals("type")},
-    "prices": {"active": _flag("active"), "currency": _equals("currency"),
-               "product": _equals("product"), "type": _equals("type")},
-    "charges": {"customer": _equals("customer"), "payment_intent": _equals("payment_intent")},
-    "invoices": {"customer": _equals("customer"), "subscription": _equals("subscription"),
-                 "status": _invoice_status, "collection_method": _equals("collection_method")},
-    "subscriptions": {"customer": _equals("customer"), "price": _sub_price,
-                      "collection_method": _equals("collection_method")},
-    "events": {},
-}
-
-
 class StripeAPI:
     source = SOURCE
     prefix = "/v1/"
@@ -129,15 +73,18 @@ class StripeAPI:
         source = world.sources.get(SOURCE)
         tag = source.f.account_tag if isinstance(source, StripeSource) else ""
         self.account = "acct_1" + tag + rand_chars(world.rng("account"), 15 - len(tag))
+        self.access = Access()  # restricted keys and expand[]
 
     def fault_vars(self, path: str, headers: Mapping[str, str]) -> dict[str, str]:
         key = api_key(headers) or ""
         resource = unquote(path[len(self.prefix):]).split("/")[0]
+        res = RESOURCES.get(resource)
         return {
             "key": key, "masked_key": mask_key(key), "account": self.account,
             "request_id": "req_" + rand_chars(self._ids, 14),
             "version": headers.get("Stripe-Version") or API_VERSION,
-            "permission": f"rak_{SINGULAR.get(resource, resource)}_read",
+            "permission": f"rak_{res.singular if res else resource}_read",
+            "date": date_header(self.world.clock),
             "reason": self.faults.rate_limit_reasons[0],
         }
 
@@ -148,15 +95,22 @@ class StripeAPI:
                body: bytes = b"") -> Response:
         request_id = "req_" + rand_chars(self._ids, 14)
         version = headers.get("Stripe-Version") or API_VERSION
-        out = {"Request-Id": request_id, "Stripe-Version": version}
+        with self.world.lock:
+            now = self.world.clock
+        out = {"Request-Id": request_id, "Stripe-Version": version, "Date": date_header(now)}
         key = api_key(headers)
-        if key is None or not VALID_KEY.match(key):
+        if key is None or not (VALID_KEY.match(key) or self.access.known(key)):
             out["WWW-Authenticate"] = 'Basic realm="Stripe"'
             message = NO_KEY if key is None else f"Invalid API Key provided: {mask_key(key)}"
             error = {"message": message, "type": "invalid_request_error"}
             return Response(401, {"error": error}, out)
         try:
-            body = self._route(method, path, query)
+            self.access.check(key, path[len(self.prefix):], mask_key(key), self.account)
+            params = parse_qsl(query, keep_blank_values=True)
+            body = self._route(method, path, params)
+            expand = [v for k, v in params if re.fullmatch(r"expand\[\d*\]", k) and v]
+            if expand:
+                body = self.access.expand(body, expand, self._lookup)
         except StripeError as exc:
             body = {"error": self._error(exc, request_id)}
             return Response(exc.status, body, out)
@@ -171,50 +125,88 @@ class StripeAPI:
         error["message"] = exc.message
         if exc.param:
             error["param"] = exc.param
-        error["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{request_id}"
+        if exc.status != 403:
+            error["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{request_id}"
         error["type"] = "invalid_request_error"
         return error
 
-    def _route(self, method: str, path: str, query: str) -> Obj:
+    def _route(self, method: str, path: str, params: list[tuple[str, str]]) -> Obj:
         parts = [unquote(p) for p in path[len(self.prefix):].split("/")]
-        if method == "GET" and parts[0] in SINGULAR:
-            params = parse_qsl(query, keep_blank_values=True)
+        res = RESOURCES.get(parts[0])
+        if method == "GET" and res is not None and all(parts):
             if len(parts) == 1:
                 return self._list(parts[0], params)
-            if len(parts) == 2 and parts[1]:
+            if len(parts) == 2:
                 return self._retrieve(parts[0], parts[1])
-            if len(parts) == 3 and parts[0] == "invoices" and parts[2] == "lines":
-                return self._invoice_lines(parts[1], params)
-        raise StripeError(
-            404, f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
-            "or we can help at https://support.stripe.com/.")
+            child = CHILDREN.get((parts[0], parts[2]))
+            if child is not None and len(parts) in (3, 4):
+                parent = self._retrieve(parts[0], parts[1])
+                items: list[Obj] = parent[child[0]]["data"]
+                url = f"/v1/{parts[0]}/{parts[1]}/{parts[2]}"
+                if len(parts) == 3:
+                    return self._embedded(items, url, child[1], params)
+                return self._child(items, child[1], parts[3])
+            if parts[0] == "customers" and parts[2] in ("sources", "payment_methods"):
+                return self._customer_child(parts[1], parts[2], parts[3:], params)
+        raise StripeError(404, NOT_FOUND.format(method=method, path=path))
+
+    def _lookup(self, name: str, obj_id: str) -> Obj | None:
+        """The object an id points at, for expand[] (None if it is not in the account)."""
+        try:
+            return self._retrieve(name, obj_id)
+        except StripeError:
+            return None
 
     def _retrieve(self, name: str, obj_id: str) -> Obj:
+        res = RESOURCES[name]
         with self.world.lock:
-            obj = self.world.collection(SOURCE, name).get(obj_id)
+            if name == "subscription_items":
+                obj = find_subscription_item(self.world, obj_id)
+            else:
+                obj = self.world.collection(SOURCE, res.collection).get(obj_id)
             if obj is not None and name == "events" and obj["created"] < self._retention_start():
                 obj = None
+            if obj is not None and res.base is not None and not res.base(obj):
+                obj = None
         if obj is None:
-            raise StripeError(404, f"No such {SINGULAR[name]}: '{obj_id}'", param="id",
+            raise StripeError(404, f"No such {res.singular}: '{obj_id}'", param="id",
                               code="resource_missing")
-        return obj
+        return res.view(obj) if res.view else obj
 
     def _retention_start(self) -> int:
         return self.world.clock - EVENT_RETENTION
 
-    def _list(self, name: str, params: list[tuple[str, str]]) -> Obj:
-        single = {k: v for k, v in reversed(params) if v != ""}  # first value wins, blanks unset
+    @staticmethod
+    def _limit(single: dict[str, str]) -> int:
         limit = _int(single.get("limit", "10"), "limit")
         if limit < 1:
             raise StripeError(400, "This value must be greater than or equal to 1.", param="limit")
         if limit > 100:
             raise StripeError(400, "This value must be less than or equal to 100.", param="limit")
+        return limit
+
+    def _list(self, name: str, params: list[tuple[str, str]]) -> Obj:
+        res = RESOURCES[name]
+        single = {k: v for k, v in reversed(params) if v != ""}  # first value wins, blanks unset
+        if name == "subscription_items":
+            if "subscription" not in single:
+                raise StripeError(400, "Missing required param: subscription.",
+                                  param="subscription")
+            sub = self._retrieve("subscriptions", single["subscription"])
+            return self._embedded(sub["items"]["data"], "/v1/subscription_items",
+                                  "subscription_item", params)
+        limit = self._limit(single)
         after, before = single.get("starting_after"), single.get("ending_before")
         if after and before:
             raise StripeError(400, "Received both starting_after and ending_before parameters. "
                               "Please pass in only one.")
-        gte, lte = self._created_range(single)
-        tests = [build(single[p], p) for p, build in FILTERS[name].items() if p in single]
+        gte, lte = self._created_range(single) if res.created else (None, None)
+        tests = [build(single[p], p) for p, build in res.filters.items() if p in single]
+        if res.base is not None:
+            tests.append(res.base)
+        if name == "payment_methods" and "customer" not in single:
+            # Without `customer` Stripe lists only methods attached to no customer.
+            tests.append(lambda o: o["customer"] is None)
         if name == "subscriptions":
             tests.append(self._subscription_status(single.get("status")))
         if name == "events":
@@ -225,15 +217,17 @@ class StripeAPI:
         if tests:
             where = tests[0] if len(tests) == 1 else (lambda o: all(t(o) for t in tests))
         with self.world.lock:
-            coll = self.world.collection(SOURCE, name)
+            coll = self.world.collection(SOURCE, res.collection)
             cursors = {}
             for param, obj_id in (("starting_after", after), ("ending_before", before)):
                 if obj_id:
                     cursors[param] = coll.key_of(obj_id)
                     if cursors[param] is None:
-                        raise StripeError(400, f"No such {SINGULAR[name]}: '{obj_id}'", param=param,
-                                          code="resource_missing")
+                        raise StripeError(400, f"No such {res.singular}: '{obj_id}'",
+                                          param=param, code="resource_missing")
             data, has_more = coll.page(limit=limit, gte=gte, lte=lte, where=where, **cursors)
+        if res.view is not None:
+            data = [res.view(o) for o in data]
         return {"object": "list", "data": data, "has_more": has_more, "url": f"/v1/{name}"}
 
     @staticmethod
@@ -287,28 +281,58 @@ class StripeAPI:
             return [lambda o: pattern.match(o["type"]) is not None]
         return []
 
-    def _invoice_lines(self, invoice_id: str, params: list[tuple[str, str]]) -> Obj:
+    def _embedded(self, items: list[Obj], url: str, singular: str,
+                  params: list[tuple[str, str]]) -> Obj:
+        """A list served from an array embedded in its parent, paged by position."""
         single = {k: v for k, v in reversed(params) if v != ""}
-        inv = self._retrieve("invoices", invoice_id)
-        lines: list[Obj] = inv["lines"]["data"]
-        limit = _int(single.get("limit", "10"), "limit")
-        if not 1 <= limit <= 100:
-            raise StripeError(400, "This value must be less than or equal to 100." if limit > 100
-                              else "This value must be greater than or equal to 1.", param="limit")
-        ids = [line["id"] for line in lines]
-        start, end = 0, len(lines)
+        limit = self._limit(single)
+        ids = [item["id"] for item in items]
+        start, end = 0, len(items)
         for param in ("starting_after", "ending_before"):
             if param in single:
                 if single[param] not in ids:
-                    raise StripeError(400, f"No such line item: '{single[param]}'", param=param,
+                    raise StripeError(400, f"No such {singular}: '{single[param]}'", param=param,
                                       code="resource_missing")
                 pos = ids.index(single[param])
                 start, end = (pos + 1, end) if param == "starting_after" else (start, pos)
         if "ending_before" in single:
-            page = lines[max(start, end - limit):end]
+            page = items[max(start, end - limit):end]
             has_more = end - limit > start
         else:
-            page = lines[start:start + limit]
+            page = items[start:start + limit]
             has_more = start + limit < end
-        return {"object": "list", "data": page, "has_more": has_more,
-                "url": f"/v1/invoices/{invoice_id}/lines"}
+        return {"object": "list", "data": page, "has_more": has_more, "url": url}
+
+    @staticmethod
+    def _child(items: list[Obj], singular: str, obj_id: str) -> Obj:
+        for item in items:
+            if item["id"] == obj_id:
+                return item
+        raise StripeError(404, f"No such {singular}: '{obj_id}'", param="id",
+                          code="resource_missing")
+
+    def _customer_child(self, customer_id: str, child: str, rest: list[str],
+                        params: list[tuple[str, str]]) -> Obj:
+        """/v1/customers/{id}/sources[?object=card|bank_account] (legacy cards and bank
+        accounts) and /v1/customers/{id}/payment_methods[?type=card]."""
+        self._retrieve("customers", customer_id)
+        single = {k: v for k, v in reversed(params) if v != ""}
+        with self.world.lock:
+            if child == "sources":
+                src = self.world.sources[SOURCE]
+                assert isinstance(src, StripeSource)
+                kind = single.get("object")
+                items = [o for o in reversed(src.legacy.values())
+                         if o["customer"] == customer_id and kind in (None, o["object"])]
+            else:
+                kind = single.get("type")
+                items = [o for o in self.world.collection(SOURCE, "payment_methods")
+                         .newest_first() if o["customer"] == customer_id
+                         and kind in (None, o["type"])]
+        singular = "source" if child == "sources" else "payment_method"
+        if len(rest) == 1:
+            return self._child(items, singular, rest[0])
+        if rest:
+            raise StripeError(404, NOT_FOUND.format(method="GET", path=f"/v1/customers/"
+                                                    f"{customer_id}/{child}/" + "/".join(rest)))
+        return self._embedded(items, f"/v1/customers/{customer_id}/{child}", singular, params)

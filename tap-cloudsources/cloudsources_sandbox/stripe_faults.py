@@ -1,14 +1,15 @@
 """How Stripe answers injected faults (API_NOTES.md §1.5 rate limits, §1.6 errors). Data only.
 
 Placeholders filled per request by StripeAPI.fault_vars: {masked_key}, {request_id},
-{version}, {account}, {permission}, {reason}; and by the fault layer: {retry_after}.
+{version}, {account}, {permission}, {reason}, {date} (the sandbox clock); and by the fault
+layer: {retry_after}.
 """
 
 from __future__ import annotations
 
 from .surface import UNAVAILABLE_PAGE, Answer, FaultAnswers
 
-HEADERS = {"Request-Id": "{request_id}", "Stripe-Version": "{version}"}
+HEADERS = {"Request-Id": "{request_id}", "Stripe-Version": "{version}", "Date": "{date}"}
 
 # Quoted from real responses (§1.5): the body has no request_log_url.
 RATE_LIMIT_BODY = {"error": {

@@ -11,6 +11,8 @@ import random
 
 from .fakedata import NOTES
 from .stripe_billing import BillingFactory, LineSpec, add_interval
+from .stripe_extra_objects import ExtraFactory
+from .stripe_extra_seed import populate_extra
 from .world import DAY, ChangeSet, Obj, Plan, World
 
 SOURCE = "stripe"
@@ -41,19 +43,37 @@ class StripeSource:
         self.deps: dict[str, int] = {}  # customer id -> subscriptions, invoices and charges
         # product id -> number of prices (Stripe refuses to delete a product that has prices)
         self.price_count: dict[str, int] = {}
+        # The collections beyond the core six draw from their own factory and rng.
+        self.ext = ExtraFactory(random.Random(0), self.f)
+        self.legacy: dict[str, Obj] = {}  # cards and bank accounts (customer sources), oldest first
 
     # -- shared by seeding and changes ------------------------------------------------------------
     def emit(self, world: World, t: int, type_: str, collection: str, kind: str, obj: Obj,
-             previous: Obj | None = None, automatic: bool = False) -> None:
-        """Log a change and the Stripe event that announces it."""
+             previous: Obj | None = None, automatic: bool = False,
+             factory: BillingFactory | None = None) -> None:
+        """Log a change and the Stripe event that announces it (some rendered as Stripe renders
+        a few payloads: an older API version, or without an expandable field)."""
+        from .stripe_events import render_variant
+
         world.record(SOURCE, collection, kind, obj, t, previous)
-        event = self.f.event(t, type_, obj, previous, automatic)
-        world.collection(SOURCE, "events").put(event)
+        event = (factory or self.f).event(t, type_, obj, previous, automatic)
+        world.collection(SOURCE, "events").put(render_variant(event))
 
     def mutate(self, world: World, rng: random.Random, plan: Plan) -> ChangeSet:
-        from .stripe_changes import apply_plan  # local: the changes module imports this one
+        # local imports: these modules import this one
+        from .stripe_changes import apply_plan
+        from .stripe_extra_changes import derive
 
-        return apply_plan(self, world, rng, plan)
+        first = len(world.changes)
+        out = apply_plan(self, world, rng, plan)
+        out.related = derive(self, world, world.rng("advance-extra", world.clock, plan.end),
+                             world.changes[first:], plan)
+        return out
+
+    def act(self, world: World, actions: list[dict[str, object]], t: int) -> list[Obj]:
+        from .stripe_actions import apply_actions
+
+        return apply_actions(self, world, world.rng("actions", world.clock, t), actions, t)
 
     # -- seeding ----------------------------------------------------------------------------------
     def populate(self, world: World) -> None:
@@ -202,6 +222,8 @@ class StripeSource:
             world.collection(SOURCE, name).load_sorted(objs)
         world.collection(SOURCE, "events").load_sorted(
             self._seed_events(now, products, prices, customers, subs, invoices, charges))
+        self.ext = ExtraFactory(world.rng(SOURCE, "seed-extra"), f)
+        self.legacy = {o["id"]: o for o in populate_extra(world, self.ext)}
 
     def _seed_subscription(
         self, rng: random.Random, t: int, customer: Obj, items: list[tuple[Obj, int]], now: int,

@@ -178,6 +178,9 @@ class ChangeSet:
     created: dict[str, list[str]] = field(default_factory=dict)
     updated: dict[str, list[str]] = field(default_factory=dict)
     deleted: dict[str, list[str]] = field(default_factory=dict)
+    # Changes that follow from these ones (a charge's payment intent, a refund's balance
+    # transaction...): reported apart, so the asked-for counts stay exact.
+    related: ChangeSet | None = None
 
     def add(self, kind: str, collection: str, obj_id: str) -> None:
         bucket = {"create": self.created, "update": self.updated, "delete": self.deleted}[kind]
@@ -192,6 +195,10 @@ class Source(Protocol):
     def populate(self, world: World) -> None: ...
 
     def mutate(self, world: World, rng: random.Random, plan: Plan) -> ChangeSet: ...
+
+    def act(self, world: World, actions: list[dict[str, Any]], t: int) -> list[Obj]:
+        """Targeted changes ({"collection", "action", "id"?}); returns what was touched."""
+        ...
 
 
 # Share of each kind when the caller asks for `changes: N` without saying which.
@@ -288,8 +295,10 @@ class World:
         creates: int | None = None,
         updates: int | None = None,
         deletes: int | None = None,
+        actions: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Apply changes spread over the next `seconds` of sandbox time, then move the clock."""
+        """Apply changes spread over the next `seconds` of sandbox time, then move the clock.
+        `actions` are targeted changes applied at the end of the window."""
         if seconds < 0:
             raise ValueError("seconds must be >= 0")
         explicit = (creates, updates, deletes)
@@ -308,6 +317,7 @@ class World:
                 raise ValueError("counts must be >= 0")
         start, end = self.clock, self.clock + seconds
         result = ChangeSet()
+        related = ChangeSet()
         names = list(self.sources)
         for i, name in enumerate(names):
             # Split the counts evenly (and deterministically) between the APIs.
@@ -318,10 +328,24 @@ class World:
             for attr in ("created", "updated", "deleted"):
                 for coll, ids in getattr(part, attr).items():
                     getattr(result, attr).setdefault(coll, []).extend(ids)
+                for coll, ids in getattr(part.related or ChangeSet(), attr).items():
+                    getattr(related, attr).setdefault(coll, []).extend(ids)
+        touched: list[Obj] = []
+        for action in actions or []:
+            source = self.sources.get(str(action.get("source", "stripe")))
+            if source is None:
+                raise ValueError(f"no source {action.get('source')!r}")
+            touched.extend(source.act(self, [action], end))
         self.clock = end
-        return {
+        out: dict[str, Any] = {
             "clock": self.clock,
             "created": result.created,
             "updated": result.updated,
             "deleted": result.deleted,
         }
+        if related.created or related.updated or related.deleted:
+            out["related"] = {"created": related.created, "updated": related.updated,
+                              "deleted": related.deleted}
+        if actions is not None:
+            out["actions"] = touched
+        return out

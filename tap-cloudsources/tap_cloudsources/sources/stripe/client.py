@@ -11,6 +11,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from functools import cached_property
 
 import requests
 
@@ -130,8 +131,13 @@ class StripeStream(CloudSourcesStream):
     def needs_hydration(self, change: Change, feed: StripeEventFeed) -> bool:
         other_version = (change.api_version and feed.reading_version
                          and change.api_version != feed.reading_version)
-        missing = self._known_properties - change.record.keys() - {"is_deleted"}
-        return bool(other_version or missing)
+        missing = self._known_properties - change.record.keys() - self._added_properties
+        return bool(change.refresh or other_version or missing)
+
+    @cached_property
+    def _added_properties(self) -> frozenset[str]:
+        """Columns the tap adds, which no API payload carries."""
+        return frozenset({"is_deleted", *self.foreign_keys})
 
     def retrieve(self, object_id: str, meter: CollectionMeter) -> dict | None:
         try:

@@ -30,6 +30,9 @@ HORIZON_MARGIN = 3600  # stop trusting a cursor an hour before Stripe drops its 
 PAGE_SIZE = 100
 # Event types that end with `.deleted` but leave the object in place.
 NOT_DELETIONS = frozenset({"customer.subscription.deleted"})  # a cancellation
+# Objects whose events change a parent that gets no event of its own (a dispute flips its
+# charge's `disputed`): object type → (parent collection, field holding the parent id).
+REFRESH_PARENT = {"dispute": ("charges", "charge")}
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Change:
     record: dict
     deleted: bool
     api_version: str | None
+    refresh: bool = False  # re-read from the API whatever the payload says
 
 
 class StripeEventFeed:
@@ -146,6 +150,7 @@ class StripeEventFeed:
         for event in events:  # newest first: the first change seen for an object wins
             obj = (event.get("data") or {}).get("object") or {}
             collection = by_type.get(obj.get("object"))
+            self._refresh_parent(obj, changes)
             if collection is None or "id" not in obj:
                 continue
             per_object = changes.setdefault(collection, {})
@@ -154,6 +159,17 @@ class StripeEventFeed:
                            and event["type"] not in NOT_DELETIONS) or obj.get("deleted") is True
                 per_object[obj["id"]] = Change(obj, deleted, event.get("api_version"))
         return changes
+
+    def _refresh_parent(self, obj: dict, changes: dict[str, dict[str, Change]]) -> None:
+        parent_collection, field = REFRESH_PARENT.get(obj.get("object"), (None, ""))
+        parent = obj.get(field)
+        parent_id = parent.get("id") if isinstance(parent, dict) else parent
+        if parent_collection in self.object_type_collections.values() and parent_id:
+            per_object = changes.setdefault(parent_collection, {})
+            known = per_object.get(parent_id)
+            per_object[parent_id] = Change(known.record if known else {"id": parent_id},
+                                           known.deleted if known else False, None,
+                                           refresh=True)
 
     def follows(self, stream: StripeStream) -> bool:
         """Does this collection take its changes from the feed in this run?"""
