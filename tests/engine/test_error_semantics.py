@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import time
 
+from tap_cloudsources.sources.stripe.streams import COLLECTIONS as STRIPE_COLLECTIONS
 from taprun import KEY, run_tap, tap_config
 from warehouse_reader import mismatches, read_duckdb
 
-COLLECTIONS = ["customers", "products", "prices", "charges", "invoices", "subscriptions",
-               "events"]
+COLLECTIONS = [*(c.name for c in STRIPE_COLLECTIONS), "events"]
+TOTAL = len(COLLECTIONS)
 
 
 def test_revoked_key_stops_the_run_at_its_first_request(admin, tmp_path):
@@ -37,7 +38,7 @@ def test_permission_denied_on_one_collection_lets_the_others_complete(admin, pip
     run = pipeline(tap_config(admin.url), {"path": str(warehouse)}, tmp_path / "run")
     assert (run.tap_rc, run.target_rc) == (3, 0), run.tap_stderr[-3000:]
     last = run.tap_stderr.strip().splitlines()[-1]
-    assert last.startswith("tap-cloudsources: 1 of 7 collections failed: permission denied: "
+    assert last.startswith(f"tap-cloudsources: 1 of {TOTAL} collections failed: permission denied: "
                            "stripe: charges: The provided key 'sk_test_***' does not")
     assert "does not have the required permissions" in last
     for collection in COLLECTIONS:
@@ -106,7 +107,7 @@ def test_pagination_loop_stops_with_a_clear_error(admin, tmp_path):
     run = run_tap(tmp_path, tap_config(admin.url))
     assert run.returncode == 3
     assert run.last_line.startswith(
-        "tap-cloudsources: 1 of 7 collections failed: stripe: charges: pagination loop: "
+        f"tap-cloudsources: 1 of {TOTAL} collections failed: stripe: charges: pagination loop: "
         "the API returned the cursor 'ch_")
     assert admin.get("/_sandbox/stats")["by_path"]["/v1/charges"] == 2
     charges = [m for m in run.of_type("RECORD") if m["stream"] == "charges"]

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 from cloudsources_sandbox.server import SandboxServer
+from tap_cloudsources.sources.stripe.streams import COLLECTIONS as STRIPE_COLLECTIONS
 from taprun import TAP, Admin, tap_config
 from warehouse_reader import mismatches, read_duckdb
 
-COLLECTIONS = ["customers", "products", "prices", "charges", "invoices", "subscriptions"]
+COLLECTIONS = [c.name for c in STRIPE_COLLECTIONS]
 FAULT_SEED = 11  # a schedule in which every kind occurs
 ALL_KINDS = ["429", "429-no-retry-after", "500", "503", "reset", "stall", "truncated"]
 

@@ -78,6 +78,7 @@ class StripeStream(CloudSourcesStream):
 
     source = "stripe"
     schema_package = "tap_cloudsources.sources.stripe.schemas"
+    # The list's `created` filter applies to this field (invoice items call it `date`).
     replication_key = "created"
     path: t.ClassVar[str]
     # The `object` value of this collection's objects, which routes event payloads to it.
@@ -103,6 +104,10 @@ class StripeStream(CloudSourcesStream):
                 record[column] = value.get("id") if isinstance(value, dict) else value
         record["is_deleted"] = deleted
         return record
+
+    # False where Stripe sends no events for the object (balance transactions): such a
+    # collection keeps reading its list from the bookmark (new objects) on every run.
+    has_events: t.ClassVar[bool] = True
 
     @property
     def feed(self) -> StripeEventFeed | None:
@@ -175,7 +180,7 @@ class StripeStream(CloudSourcesStream):
             body = self.client.get_json(self.path, page_params, meter)
             page = body.get("data") or []
             for obj in dedupe.page(page):
-                created = obj.get("created")
+                created = obj.get(self.replication_key)
                 if created == lower and obj["id"] in seen_at_lower:
                     continue
                 if newest is None or (created is not None and created > newest):
@@ -187,7 +192,7 @@ class StripeStream(CloudSourcesStream):
                 break
             cursor = page[-1]["id"]
             guard.check(cursor)
-            state["resume"] = {"lower": lower, "lte": page[-1].get("created"),
+            state["resume"] = {"lower": lower, "lte": page[-1].get(self.replication_key),
                                "newest": newest, "newest_ids": sorted(newest_ids)}
             self.checkpoint()
 

@@ -30,9 +30,13 @@ HORIZON_MARGIN = 3600  # stop trusting a cursor an hour before Stripe drops its 
 PAGE_SIZE = 100
 # Event types that end with `.deleted` but leave the object in place.
 NOT_DELETIONS = frozenset({"customer.subscription.deleted"})  # a cancellation
-# Objects whose events change a parent that gets no event of its own (a dispute flips its
-# charge's `disputed`): object type → (parent collection, field holding the parent id).
-REFRESH_PARENT = {"dispute": ("charges", "charge")}
+# Objects whose events change another object that gets no event of its own: a dispute flips
+# its charge's `disputed`; a recurring price is also a plan (same id), and Stripe sends only
+# `price.*`. Object type → (collection to re-read, field holding its id, applies to object?).
+REFRESH_RELATED: dict[str, tuple[str, str, t.Callable[[dict], bool]]] = {
+    "dispute": ("charges", "charge", lambda obj: True),
+    "price": ("plans", "id", lambda obj: bool(obj.get("recurring"))),
+}
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Change:
     deleted: bool
     api_version: str | None
     refresh: bool = False  # re-read from the API whatever the payload says
+    created: int | None = None  # the event's time
 
 
 class StripeEventFeed:
@@ -69,7 +74,8 @@ class StripeEventFeed:
         state = self.events_stream.stream_state
         self.cursor = state.get("replication_key_value")
         self.cursor_ids = list(state.get("boundary_ids", []))
-        following = [s for s in self.objects if s.stream_state.get("changes_since") is not None]
+        following = [s for s in self.objects
+                     if s.has_events and s.stream_state.get("changes_since") is not None]
         wanted = self.events_stream.selected or following
         meter = self.tap.report.meter("events")
         try:
@@ -154,14 +160,23 @@ class StripeEventFeed:
             if collection is None or "id" not in obj:
                 continue
             per_object = changes.setdefault(collection, {})
-            if obj["id"] not in per_object:
+            known = per_object.get(obj["id"])
+            if known is None:
                 deleted = (event["type"].endswith(".deleted")
                            and event["type"] not in NOT_DELETIONS) or obj.get("deleted") is True
-                per_object[obj["id"]] = Change(obj, deleted, event.get("api_version"))
+                per_object[obj["id"]] = Change(obj, deleted, event.get("api_version"),
+                                               created=event["created"])
+            elif known.created == event["created"] and not known.deleted:
+                # Two events for one object in the same second: which is newer is not
+                # certain, so the object is read again.
+                known.refresh = True
         return changes
 
     def _refresh_parent(self, obj: dict, changes: dict[str, dict[str, Change]]) -> None:
-        parent_collection, field = REFRESH_PARENT.get(obj.get("object"), (None, ""))
+        parent_collection, field, applies = REFRESH_RELATED.get(
+            obj.get("object"), (None, "", lambda obj: False))
+        if not applies(obj):
+            return
         parent = obj.get(field)
         parent_id = parent.get("id") if isinstance(parent, dict) else parent
         if parent_collection in self.object_type_collections.values() and parent_id:
@@ -173,7 +188,8 @@ class StripeEventFeed:
 
     def follows(self, stream: StripeStream) -> bool:
         """Does this collection take its changes from the feed in this run?"""
-        return (self.changes is not None and stream.name not in self.relist
+        return (self.changes is not None and stream.has_events
+                and stream.name not in self.relist
                 and stream.stream_state.get("changes_since") is not None)
 
 
