@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import typing as t
 
@@ -12,6 +13,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.singerlib import StateMessage
 
 from tap_cloudsources import __version__
 from tap_cloudsources.client import CloudSourcesStream, LockedWriter
@@ -164,6 +166,9 @@ class TapCloudSources(Tap):
             status, error = "failed", str(exc)
         finally:
             self.watchdog.stop()
+        if status is None and self.report.failed:
+            error = (f"{len(self.report.failed)} of {len(self.report.collections)} collections "
+                     "failed: " + "; ".join(m.error or m.name for m in self.report.failed))
         status = self.report.conclude(status, error and redact(error, *self.secrets))
         self.report.exit_code = EXIT_CODES[status]
         with self.message_writer.lock:
@@ -171,10 +176,6 @@ class TapCloudSources(Tap):
         self.report.print_summary()
         if self.report.error:
             _say(self.report.error)
-        elif status in ("partial", "failed"):
-            failed = self.report.failed
-            _say(f"{len(failed)} of {len(self.report.collections)} collections failed: "
-                 + "; ".join(m.error or m.name for m in failed))
         return self.report.exit_code
 
     def _emit_run_record(self) -> None:
@@ -187,7 +188,10 @@ class TapCloudSources(Tap):
         """Called from the watchdog thread: the main thread may be stuck in a socket read."""
         with self.message_writer.lock:  # held until exit: no half-written line, no more output
             if self.message_writer.last_state is not None:
-                self._state_writer.write_state(self.message_writer.last_state)
+                # Directly, not through singer-sdk's de-duplicating StateWriter: the safe
+                # STATE is repeated right before the run record, whatever came after it.
+                self.message_writer.write_message(
+                    StateMessage(value=self.message_writer.last_state))
             self.report.conclude("killed", f"killed: {reason}")
             self.report.exit_code = EXIT_KILLED
             self._emit_run_record()
@@ -195,6 +199,14 @@ class TapCloudSources(Tap):
             _say(f"killed: {reason}; the last safe STATE was emitted")
             sys.stdout.flush()
             os._exit(EXIT_KILLED)
+
+    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+        """SIGTERM / Ctrl-C during a run: a stopped run, reported like a killed one (exit 4)
+        with the last safe STATE and its `_sync_runs` record, never a silent success."""
+        if getattr(self, "report", None) is None or self.report.ended_at is not None:
+            super()._handle_termination(signum, frame)
+            return
+        self._kill(f"stopped by {signal.Signals(signum).name}")
 
     def run_connection_test(self) -> bool:
         """One cheap authenticated request (singer-sdk's `--test`)."""

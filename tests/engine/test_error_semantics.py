@@ -4,10 +4,12 @@ messages, request counts and the `_sync_runs` record."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import time
 
 from tap_cloudsources.sources.stripe.streams import COLLECTIONS as STRIPE_COLLECTIONS
-from taprun import KEY, run_tap, tap_config
+from taprun import KEY, TAP, run_tap, tap_config
 from warehouse_reader import mismatches, read_duckdb
 
 COLLECTIONS = [*(c.name for c in STRIPE_COLLECTIONS), "events"]
@@ -126,3 +128,25 @@ def test_summary_and_progress_on_stderr(admin, tmp_path):
     assert "· stripe · success (exit 0)" in summary
     row = next(line.split() for line in summary.splitlines() if line.strip().startswith("charges"))
     assert row[:5] == ["charges", "ok", "600", "6", "0"]
+
+
+def test_sigterm_is_a_reported_stop_not_a_silent_success(admin, tmp_path):
+    admin.fault(latency_ms=200)
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(tap_config(admin.url)))
+    tap = subprocess.Popen([TAP, "--config", str(config)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    assert tap.stdout is not None
+    while '"type":"STATE"' not in tap.stdout.readline():
+        pass
+    tap.send_signal(signal.SIGTERM)
+    out, err = tap.communicate(timeout=30)
+    assert tap.returncode == 4
+    assert err.strip().splitlines()[-1] == (
+        "tap-cloudsources: killed: stopped by SIGTERM; the last safe STATE was emitted")
+    messages = [json.loads(line) for line in out.splitlines() if line.strip()]
+    (record,) = [m["record"] for m in messages
+                 if m["type"] == "RECORD" and m["stream"] == "_sync_runs"]
+    assert (record["status"], record["exit_code"]) == ("killed", 4)
+    assert messages[-1]["type"] == "RECORD"  # the run record closes the output
+    assert any(m["type"] == "STATE" for m in messages[-3:])  # after the last safe STATE

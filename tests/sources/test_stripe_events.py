@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 
 from tap_cloudsources.sources.stripe.streams import COLLECTIONS as STRIPE_COLLECTIONS
-from taprun import run_tap, tap_config
+from taprun import TAP, run_tap, tap_config
 from warehouse_reader import mismatches, read_duckdb
 
 OBJECTS = [c.name for c in STRIPE_COLLECTIONS]
@@ -94,3 +95,29 @@ def test_a_cursor_past_the_30_day_horizon_relists_and_loses_nothing(admin, pipel
         live = {k: r for k, r in rows.items() if not r["is_deleted"]}
         assert mismatches(live, admin.truth(collection)) == [], collection
         assert set(updated.get(collection, [])) <= set(live)
+
+
+def test_changes_arrive_with_the_events_collection_deselected(admin, tmp_path):
+    """The feed serves updates and deletions even when its raw table is not wanted."""
+    (tmp_path / "c.json").write_text(json.dumps(tap_config(admin.url)))
+    catalog = json.loads(subprocess.run([TAP, "--config", str(tmp_path / "c.json"), "--discover"],
+                                        capture_output=True, text=True, check=True).stdout)
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] != "events"
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    first = run_tap(tmp_path, tap_config(admin.url), "--catalog", str(tmp_path / "catalog.json"))
+    assert first.returncode == 0
+    assert not [m for m in first.of_type("RECORD") if m["stream"] == "events"]
+    changes = admin.post("/_sandbox/advance", {"updates": 10, "deletes": 3})
+    second = run_tap(tmp_path, tap_config(admin.url), "--catalog", str(tmp_path / "catalog.json"),
+                     "--state", save(tmp_path, last_state(first)))
+    assert second.returncode == 0
+    emitted = {m["record"]["id"]: m["record"] for m in second.of_type("RECORD")
+               if m["stream"] != "_sync_runs"}
+    for collection, ids in changes["deleted"].items():
+        for object_id in ids:
+            assert emitted[object_id]["is_deleted"] is True, (collection, object_id)
+            assert emitted[object_id]["_sdc_deleted_at"].endswith("+00:00")
+    assert {i for ids in changes["updated"].values() for i in ids} <= set(emitted)

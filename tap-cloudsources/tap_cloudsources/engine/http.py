@@ -39,6 +39,8 @@ TRANSIENT_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+UNREACHABLE = frozenset({"connection refused", "host name not found"})
+UNREACHABLE_RETRIES = 2
 RESET_HEADERS = ("ratelimit-reset", "x-ratelimit-reset", "rate-limit-reset", "x-rate-limit-reset")
 REMAINING_HEADERS = tuple(name.replace("reset", "remaining") for name in RESET_HEADERS)
 
@@ -168,7 +170,11 @@ class HttpClient:
             attempt += 1
             delay = wait if wait is not None else self.retry.backoff(attempt)
             spent = time.monotonic() - started
-            if attempt > self.retry.max_retries or spent + delay > self.retry.max_retry_seconds:
+            # A host never reached that refuses or does not resolve is a configuration error:
+            # two quick retries, not the full policy.
+            limit = (UNREACHABLE_RETRIES if not self.ever_connected and problem in UNREACHABLE
+                     else self.retry.max_retries)
+            if attempt > limit or spent + delay > self.retry.max_retry_seconds:
                 self._give_up(problem, attempt, spent, meter)
             meter.retries += 1
             logger.warning(

@@ -102,6 +102,9 @@ class RunReport:
             failed = self.failed
             ok = [m for m in self.collections.values() if m.status == "ok"]
             status = "success" if not failed else ("partial" if ok else "failed")
+        for meter in self.collections.values():
+            if meter.status == "pending":  # the run stopped before reaching it
+                meter.status = "skipped"
         self.status = status
         self.error = error
         self.ended_at = utc_now()

@@ -91,18 +91,25 @@ class StripeStream(CloudSourcesStream):
     @classmethod
     def load_schema(cls) -> dict:
         schema = super().load_schema()
+        schema["properties"]["_sdc_deleted_at"] = {
+            "type": ["null", "string"], "format": "date-time",
+            "description": "When Stripe deleted the object (Singer's soft-delete column)."}
         for column, source in cls.foreign_keys.items():
             if source in schema["properties"]:
                 schema["properties"][column] = {
                     "type": ["null", "string"], "description": f"Segment's name for `{source}`."}
         return schema
 
-    def with_segment_fields(self, record: dict, *, deleted: bool) -> dict:
+    def with_segment_fields(self, record: dict, *, deleted_at: int | None = None) -> dict:
+        """Segment's foreign-key columns, `is_deleted`, and Singer's `_sdc_deleted_at` (so a
+        target can soft- or hard-delete the row by convention)."""
         for column, source in self.foreign_keys.items():
             if column in self._known_properties:
                 value = record.get(source)
                 record[column] = value.get("id") if isinstance(value, dict) else value
-        record["is_deleted"] = deleted
+        record["is_deleted"] = deleted_at is not None
+        if deleted_at is not None:
+            record["_sdc_deleted_at"] = datetime.fromtimestamp(deleted_at, UTC).isoformat()
         return record
 
     # False where Stripe sends no events for the object (balance transactions): such a
@@ -119,7 +126,7 @@ class StripeStream(CloudSourcesStream):
             yield from self.read_changes(feed, meter)
         else:
             for record in self.read_list(meter, full=feed is not None and self.name in feed.relist):
-                yield self.with_segment_fields(record, deleted=False)
+                yield self.with_segment_fields(record)
         if feed is not None and feed.changes is not None:
             # Changes from this cursor on are read from the feed next time.
             self.stream_state["changes_since"] = feed.cursor
@@ -131,7 +138,8 @@ class StripeStream(CloudSourcesStream):
                 record = self.retrieve(object_id, meter)
                 if record is None:  # deleted since the event
                     record, change.deleted = change.record, True
-            yield self.with_segment_fields(dict(record), deleted=change.deleted)
+            deleted_at = (change.created or 0) if change.deleted else None
+            yield self.with_segment_fields(dict(record), deleted_at=deleted_at)
 
     def needs_hydration(self, change: Change, feed: StripeEventFeed) -> bool:
         other_version = (change.api_version and feed.reading_version
@@ -142,7 +150,7 @@ class StripeStream(CloudSourcesStream):
     @cached_property
     def _added_properties(self) -> frozenset[str]:
         """Columns the tap adds, which no API payload carries."""
-        return frozenset({"is_deleted", *self.foreign_keys})
+        return frozenset({"is_deleted", "_sdc_deleted_at", *self.foreign_keys})
 
     def retrieve(self, object_id: str, meter: CollectionMeter) -> dict | None:
         try:

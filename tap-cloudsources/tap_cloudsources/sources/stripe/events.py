@@ -111,10 +111,13 @@ class StripeEventFeed:
             meter.finish()
 
     def _take_cursor(self, meter: CollectionMeter) -> None:
+        """The events collection is deselected and no collection follows the feed yet: one
+        request marks where the feed starts, so the next run captures changes from there."""
         body = self.tap.client.get_json("/v1/events", {"limit": 1}, meter)
         data = body.get("data") or []
         self.cursor = data[0]["created"] if data else int(self._now())
         self.cursor_ids = [data[0]["id"]] if data else []
+        self.changes = {}  # a usable feed with nothing in it yet
         meter.finish()
 
     def _read(self, since: int | None, meter: CollectionMeter) -> tuple[list[dict], float]:
