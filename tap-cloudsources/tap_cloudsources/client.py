@@ -60,7 +60,7 @@ class LockedWriter(GenericSingerWriter[bytes, Message]):
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.last_state: dict | None = None
+        self.last_state_line: bytes | None = None
 
     def serialize_message(self, message: Message) -> bytes:
         return _ENCODER.encode(message.to_dict()) + b"\n"
@@ -68,11 +68,20 @@ class LockedWriter(GenericSingerWriter[bytes, Message]):
     def write_message(self, message: Message) -> None:
         line = self.serialize_message(message)
         with self.lock:
+            if isinstance(message, StateMessage):
+                # Kept as the exact line (the state dict keeps changing), and before the
+                # write: a signal handler may run the moment the line is out.
+                self.last_state_line = line
             sys.stdout.buffer.write(line)
             if not isinstance(message, RecordMessage):
                 sys.stdout.flush()
-            if isinstance(message, StateMessage):
-                self.last_state = message.value
+
+    def repeat_last_state(self) -> None:
+        """Write the last STATE again (the watchdog's and a signal's last word)."""
+        with self.lock:
+            if self.last_state_line is not None:
+                sys.stdout.buffer.write(self.last_state_line)
+                sys.stdout.flush()
 
 
 class CloudSourcesStream(Stream):

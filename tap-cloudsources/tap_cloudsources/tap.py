@@ -13,7 +13,6 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
-from singer_sdk.singerlib import StateMessage
 
 from tap_cloudsources import __version__
 from tap_cloudsources.client import CloudSourcesStream, LockedWriter
@@ -187,11 +186,9 @@ class TapCloudSources(Tap):
     def _kill(self, reason: str) -> None:
         """Called from the watchdog thread: the main thread may be stuck in a socket read."""
         with self.message_writer.lock:  # held until exit: no half-written line, no more output
-            if self.message_writer.last_state is not None:
-                # Directly, not through singer-sdk's de-duplicating StateWriter: the safe
-                # STATE is repeated right before the run record, whatever came after it.
-                self.message_writer.write_message(
-                    StateMessage(value=self.message_writer.last_state))
+            # Directly, not through singer-sdk's de-duplicating StateWriter: the safe STATE is
+            # repeated right before the run record, whatever came after it.
+            self.message_writer.repeat_last_state()
             self.report.conclude("killed", f"killed: {reason}")
             self.report.exit_code = EXIT_KILLED
             self._emit_run_record()

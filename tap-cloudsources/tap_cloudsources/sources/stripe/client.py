@@ -124,12 +124,23 @@ class StripeStream(CloudSourcesStream):
         feed = self.feed
         if feed is not None and feed.follows(self):
             yield from self.read_changes(feed, meter)
+        elif feed is not None and self.quiet_without_events(feed):
+            pass  # nothing happened in the account: no money moved, nothing new to list
         else:
             for record in self.read_list(meter, full=feed is not None and self.name in feed.relist):
                 yield self.with_segment_fields(record)
         if feed is not None and feed.changes is not None:
             # Changes from this cursor on are read from the feed next time.
             self.stream_state["changes_since"] = feed.cursor
+
+    def quiet_without_events(self, feed: StripeEventFeed) -> bool:
+        """A collection Stripe sends no events for (balance transactions) still appears only
+        when something else happens (a charge, a refund, a payout…), all of which have events:
+        with no new event at all, its list would come back empty, so it is not asked."""
+        return (not self.has_events and feed.changes is not None and feed.new_events == 0
+                and not feed.relist  # past the horizon, events cannot vouch for quiet
+                and self.stream_state.get("replication_key_value") is not None
+                and "resume" not in self.stream_state)
 
     def read_changes(self, feed: StripeEventFeed, meter: CollectionMeter) -> Iterator[dict]:
         for object_id, change in (feed.changes or {}).get(self.name, {}).items():

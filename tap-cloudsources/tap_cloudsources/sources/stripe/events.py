@@ -65,6 +65,7 @@ class StripeEventFeed:
         self.cursor_ids: list[str] = []
         self.reading_version: str | None = tap.config.get("stripe_api_version")
         self.error: PermissionDenied | None = None  # the events collection's own failure
+        self.new_events = 0  # events read in this run's pass that were not seen before
 
     @property
     def object_type_collections(self) -> dict[str, str]:
@@ -102,6 +103,7 @@ class StripeEventFeed:
                 "stripe: the event cursor is %.1f days old, past Stripe's 30-day retention: "
                 "re-listing %s", (now - since) / 86400, ", ".join(sorted(self.relist)))
         self.events = events
+        self.new_events = len(events)
         self.changes = self._group(events)
         if events:
             newest = events[0]["created"]
