@@ -10,7 +10,7 @@ from tap_cloudsources.engine.errors import Outcome
 from tap_cloudsources.engine.http import HttpClient, RetryPolicy
 from tap_cloudsources.engine.ratelimit import RequestBudget
 from tap_cloudsources.engine.report import CollectionMeter
-from tap_cloudsources.errors import EXIT_QUOTA, QuotaExhausted
+from tap_cloudsources.errors import EXIT_QUOTA, QuotaExhausted, RetriesExhausted
 from tap_cloudsources.sources.salesforce.errors import SALESFORCE_ERRORS
 from tap_cloudsources.sources.stripe.client import STRIPE_ERRORS
 from tap_cloudsources.sources.zendesk.errors import ZENDESK_ERRORS
@@ -93,3 +93,22 @@ def test_salesforce_daily_limit_stops_the_run_as_a_quota(admin):
                                  "Limit exceeded. (HTTP 403)")
     assert caught.value.exit_code == EXIT_QUOTA
     assert slept == []  # no retry burns what is left of the allowance
+
+
+def test_total_retry_time_per_request_is_bounded(admin):
+    """An endless 500 stops once the next wait would pass max_retry_seconds, long before
+    max_retries, and says which collection gave up on what."""
+    admin.fault(path="/v1/customers", status=500)
+    slept: list[float] = []
+    client = HttpClient(
+        source="stripe", base_url=admin.url, headers={"Authorization": "Bearer sk_test_12345678"},
+        errors=STRIPE_ERRORS, budget=RequestBudget(100, 1.0), sleep=slept.append,
+        clock=lambda: sum(slept),  # only the waits count as time spent
+        retry=RetryPolicy(max_retries=100, max_retry_seconds=5, base_delay=1, max_delay=2))
+    meter = CollectionMeter("customers")
+    with pytest.raises(RetriesExhausted) as caught:
+        client.get_json("/v1/customers", {"limit": 1}, meter)
+    assert sum(slept) <= 5 < sum(slept) + 2
+    assert meter.calls == len(slept) + 1 and meter.retries == len(slept)
+    assert str(caught.value) == (f"stripe: customers: gave up after {meter.calls} attempts in "
+                                 f"{sum(slept):.0f}s: An unknown error occurred (HTTP 500)")

@@ -111,6 +111,7 @@ class HttpClient:
         secrets: tuple[str, ...] = (),
         on_progress: Callable[[], None] = lambda: None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
     ) -> None:
         self.source = source
@@ -121,6 +122,7 @@ class HttpClient:
         self.secrets = secrets
         self.on_progress = on_progress
         self._sleep = sleep
+        self._clock = clock
         self.session = session or requests.Session()
         self.session.headers.update(headers)
         self.ever_connected = False
@@ -133,7 +135,7 @@ class HttpClient:
     def get_json(self, path: str, params: Mapping[str, Any] | None, meter: CollectionMeter) -> Any:
         """GET and decode; raises the run- or collection-level error the answer means."""
         url = self.url(path)
-        started = time.monotonic()
+        started = self._clock()
         attempt = 0
         while True:
             self.budget.acquire()
@@ -169,7 +171,7 @@ class HttpClient:
                     self._raise_for(outcome, response, meter)
             attempt += 1
             delay = wait if wait is not None else self.retry.backoff(attempt)
-            spent = time.monotonic() - started
+            spent = self._clock() - started
             # A host never reached that refuses or does not resolve is a configuration error:
             # two quick retries, not the full policy.
             limit = (UNREACHABLE_RETRIES if not self.ever_connected and problem in UNREACHABLE
