@@ -10,8 +10,12 @@ than fastjsonschema on a Stripe charge, whose generic code tracks every key in a
 from __future__ import annotations
 
 import decimal
+import operator
 from collections.abc import Callable
+from itertools import chain, repeat
 from typing import Any
+
+from target_warehouse.errors import InputError
 
 _IGNORED = {
     "description",
@@ -51,7 +55,9 @@ class _Unsupported(Exception):
     pass
 
 
-class Violation(Exception):
+class Violation(InputError):
+    """Raised by generated checkers; an InputError (violation_error words it for users)."""
+
     def __init__(self, path: str, rule: str, value: Any) -> None:
         super().__init__(f"{path}: {rule}")
         self.path, self.rule, self.value = path, rule, value
@@ -159,3 +165,107 @@ def compile_plain(schema: dict) -> Callable[[dict], None] | None:
     # is either repr()'d or passed in as a constant, never spliced in as code.
     exec(compile("\n".join(w.lines), "<record-check>", "exec"), namespace)  # noqa: S102
     return namespace["check"]  # type: ignore[no-any-return]
+
+
+# -- column-wise pre-check ------------------------------------------------------------
+#
+# A batch is checked a column at a time with C-level passes (the set of Python types of
+# a column, membership tests, key-set tests). It answers "surely valid" or "not sure":
+# when not sure, the generated per-record checker runs over the batch in input order and
+# finds the first bad record exactly as if each had been checked on arrival. So it must
+# only ever be stricter than compile_plain's checker, never looser.
+
+_MISSING = object()
+_NONE = type(None)
+_PY_TYPES: dict[str, frozenset[type]] = {
+    "null": frozenset({_NONE}),
+    "string": frozenset({str}),
+    "boolean": frozenset({bool}),
+    "object": frozenset({dict}),
+    "array": frozenset({list}),
+    "integer": frozenset({int}),  # a float equal to an integer also passes: "not sure"
+    "number": frozenset({int, float, decimal.Decimal}),
+}
+
+
+def _allowed(schema: dict) -> frozenset[type] | None:
+    declared = schema.get("type")
+    if declared is None:
+        return None
+    names = [declared] if isinstance(declared, str) else declared
+    return frozenset().union(*(_PY_TYPES[n] for n in names))
+
+
+def _column_ok(values: list[Any], schema: Any, none_may_be_missing: bool = False) -> bool:
+    """True when every value surely satisfies schema (values may hold _MISSING)."""
+    if schema is True or schema == {}:
+        return True
+    present = set(map(type, values))
+    present.discard(object)  # _MISSING: an absent optional property
+    allowed = _allowed(schema)
+    if allowed is not None and not present <= allowed:
+        return False  # includes a None that may stand for a missing property: not sure
+    if "enum" in schema:
+        try:
+            if not set(values) - {_MISSING} <= set(schema["enum"]):
+                return False
+        except TypeError:  # unhashable values or enum members
+            return False
+    props = schema.get("properties")
+    required = schema.get("required") or ()
+    extra = schema.get("additionalProperties", True)
+    if props is not None or required or extra is not True:
+        dicts = values if present == {dict} else [v for v in values if type(v) is dict]
+        for key in required:
+            if not all(map(operator.methodcaller("__contains__", key), dicts)):
+                return False
+        if extra is False and not all(map(frozenset(props or ()).issuperset, dicts)):
+            return False
+        for key, sub in (props or {}).items():
+            if sub is True or sub == {}:
+                continue
+            column = list(map(dict.get, dicts, repeat(key), repeat(_MISSING)))
+            if not _column_ok(column, sub):
+                return False
+    items = schema.get("items")
+    if items is not None:
+        lists = values if present == {list} else [v for v in values if type(v) is list]
+        if not _column_ok(list(chain.from_iterable(lists)), items):
+            return False
+    return True
+
+
+def compile_columnar(schema: dict) -> Callable[[list[dict], dict[str, list[Any]]], bool] | None:
+    """A batch pre-check for a plain schema (None if compile_plain would not take it).
+
+    Called with the records and, per top-level property, the list of its values as
+    ``dict.get`` returns them (None when absent); True means every record is valid.
+    """
+    if compile_plain(schema) is None or not isinstance(schema, dict):
+        return None
+    if schema is True or schema == {}:
+        return lambda records, columns: True
+    props = schema.get("properties") or {}
+    required = schema.get("required") or ()
+    extra = schema.get("additionalProperties", True)
+    top_types = _allowed(schema)
+
+    def check(records: list[dict], columns: dict[str, list[Any]]) -> bool:
+        if top_types is not None and not set(map(type, records)) <= top_types:
+            return False
+        if "enum" in schema or schema.get("items") is not None:
+            return _column_ok(records, schema)  # odd top level: the general path
+        for key in required:
+            if not all(map(operator.methodcaller("__contains__", key), records)):
+                return False
+        if extra is False and not all(map(frozenset(props).issuperset, records)):
+            return False
+        for key, sub in props.items():
+            values = columns.get(key)
+            if values is None:
+                values = list(map(dict.get, records, repeat(key)))
+            if not _column_ok(values, sub):
+                return False
+        return True
+
+    return check

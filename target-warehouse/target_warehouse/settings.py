@@ -65,6 +65,12 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "value beyond 29 integer digits widens the column to text) or DOUBLE.",
     ),
     th.Property(
+        "duckdb_memory_limit",
+        th.StringType,
+        description="DuckDB's memory_limit (e.g. '256MB', '2GB'): the most memory DuckDB "
+        "keeps for data before spilling to a temporary file next to the database.",
+    ),
+    th.Property(
         "invalid_datetime",
         th.StringType,
         default="null",

@@ -11,6 +11,7 @@ written with the table shape they were read for.
 from __future__ import annotations
 
 import datetime
+import gc
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_warehouse.backends import Batch, ColumnSpec, TableChange
 from target_warehouse.errors import InputError, MissingKeyError, TargetError
+from target_warehouse.fastcheck import Violation, compile_columnar, compile_plain
 from target_warehouse.naming import build_name_map
 from target_warehouse.settings import APPEND_ONLY, OVERWRITE, UPSERT
 from target_warehouse.tables import Column, plan_table, strip_nul
@@ -30,7 +32,7 @@ from target_warehouse.types import (
     parse_temporal,
     widen,
 )
-from target_warehouse.validation import compile_validator
+from target_warehouse.validation import compile_validator, violation_error
 
 if TYPE_CHECKING:
     from target_warehouse.target import TargetWarehouse
@@ -39,6 +41,7 @@ DELETED_AT = "_sdc_deleted_at"
 TABLE_VERSION = "_sdc_table_version"
 _TEMPORAL = (LogicalType.TIMESTAMP, LogicalType.DATE, LogicalType.TIME)
 _UTC = datetime.UTC
+_from_timestamp = datetime.datetime.fromtimestamp
 
 
 class WarehouseSink(BatchSink):
@@ -78,10 +81,20 @@ class WarehouseSink(BatchSink):
         upsert = self.load_method != APPEND_ONLY and bool(self._all_keys)
         self._keys = tuple(names[k] for k in self._all_keys) if upsert else ()
         self._names = names
-        self._validate = compile_validator(self.schema) if self.validate_schema else None
+        # Plain schemas (what taps send) are checked per batch: a column-wise pre-check,
+        # then, only if it is not sure, the generated per-record checker over the batch
+        # in input order (see _check_batch); the first bad record is reported with its
+        # line exactly as a check on arrival would. Other schemas: per record, on arrival.
+        plain = compile_plain(self.schema) if self.validate_schema else None
+        self._check_record = plain
+        self._check_columns = compile_columnar(self.schema) if plain is not None else None
+        self._validate = (
+            compile_validator(self.schema) if self.validate_schema and plain is None else None
+        )
         self._metadata = self.include_sdc_metadata_properties
         self._types: dict[str, LogicalType] | None = None  # column types, known once planned
         self.first_pending_line: int | None = None  # input line of the oldest unsaved record
+        self._limit = self.max_size
         self._reset_buffers()
         if not self.columns:
             self.logger.warning("Stream '%s' has no properties; nothing to load", self.stream_name)
@@ -95,14 +108,15 @@ class WarehouseSink(BatchSink):
 
     # -- per record: keep it lean -----------------------------------------------------
 
-    def accept(self, record: dict, message: dict, line: int, received: float) -> None:
-        """Check one record and buffer it with its metadata (no conversion here)."""
-        for key in self._all_keys:
-            value = record.get(key)
-            if value is None:
-                state = "null" if key in record else "missing"
-                raise MissingKeyError(f"key property {key!r} is {state}")
-        if self._validate is not None:
+    def accept(self, record: dict, message: dict, line: int, received: float) -> bool:
+        """Check one record and buffer it with its metadata (no conversion here).
+
+        Returns True when the batch is full. The SDK's per-record bookkeeping (context,
+        metadata properties, preprocessing, counter metric) is skipped: metadata is
+        added column-wise per batch and the record counter is bumped per batch.
+        """
+        if self._validate is not None:  # a schema checked on arrival (see setup)
+            self._check_keys(record)
             self._validate(record)
         if self.first_pending_line is None:
             self.first_pending_line = line
@@ -112,10 +126,43 @@ class WarehouseSink(BatchSink):
             self._extracted.append(message.get("time_extracted"))
             self._received.append(received)
             self._versions.append(message.get("version"))
-        self._batch_records_read += 1
         self._total_records_read += 1
+        size = self._batch_records_read = self._batch_records_read + 1
+        return size >= self._limit
+
+    def _check_keys(self, record: dict) -> None:
+        for key in self._all_keys:
+            if record.get(key) is None:
+                state = "null" if key in record else "missing"
+                raise MissingKeyError(f"key property {key!r} is {state}")
+
+    def _check_batch(self, records: list[dict], raw: dict[str, list[Any]], lines: list[int]) -> None:
+        """Key and schema checks of a batch; raises for its first bad record, by line."""
+        if self._validate is not None:
+            return  # checked on arrival
+        keys_ok = all(None not in raw[key] for key in self._all_keys)
+        if keys_ok and (self._check_columns is None or self._check_columns(records, raw)):
+            return
+        check = self._check_record
+        for record, line in zip(records, lines, strict=True):
+            try:
+                self._check_keys(record)
+                if check is not None:
+                    check(record)
+            except InputError as exc:
+                error = violation_error(exc) if isinstance(exc, Violation) else exc
+                error.input_line = line  # type: ignore[attr-defined]
+                error.input_stream = self.stream_name  # type: ignore[attr-defined]
+                error.failed_stream = self.stream_name  # type: ignore[attr-defined]
+                raise error from None
+
+    @property
+    def is_full(self) -> bool:
+        return self._batch_records_read >= self._limit
 
     def start_drain(self) -> dict:
+        # A failed load in flight raises here, before this batch leaves the buffers.
+        self._target.pipeline.wait()
         context = {
             "records": self._records,
             "lines": self._lines,
@@ -126,17 +173,22 @@ class WarehouseSink(BatchSink):
         self._reset_buffers()
         self._pending_batch = None
         self._context_draining = context
+        self._limit = self.max_size  # batch_size_rows may have been changed meanwhile
+        if context["records"]:
+            self.record_counter_metric.increment(len(context["records"]))
         return context
 
     def mark_drained(self) -> None:
         super().mark_drained()
         self.first_pending_line = None
+        gc.collect(1)  # the reader pauses automatic collection; sweep what this batch left
 
     # -- per batch ---------------------------------------------------------------------
 
     def _ensure_table(self) -> dict[str, LogicalType]:
         """Create or evolve the table for this stream's schema (once per sink)."""
         if self._types is None:
+            self._target.pipeline.wait()
             backend = self._target.backend
             state = backend.describe(self.db_schema, self.table)
             if state and state.primary_key and not self._keys:
@@ -156,6 +208,7 @@ class WarehouseSink(BatchSink):
 
     def _widen(self, name: str, to: LogicalType) -> None:
         assert self._types is not None
+        self._target.pipeline.wait()
         self.logger.warning(
             "Widening %s.%s column %s from %s to %s: a value does not fit",
             self.db_schema,
@@ -169,24 +222,25 @@ class WarehouseSink(BatchSink):
         )
         self._types[name] = to
 
-    def _values(self, col: Column, context: dict, batched_at: datetime.datetime) -> list[Any]:
+    def _values(
+        self, col: Column, context: dict, batched_at: datetime.datetime, raw: dict[str, list]
+    ) -> list[Any]:
         records: list[dict] = context["records"]
         if self._metadata:
             source = col.source
             if source == "_sdc_extracted_at":
                 return context["extracted"]
             if source == "_sdc_received_at":
-                return [datetime.datetime.fromtimestamp(t, _UTC) for t in context["received"]]
+                return list(map(_from_timestamp, context["received"], repeat(_UTC)))
             if source == "_sdc_batched_at":
                 return [batched_at] * len(records)
             if source == "_sdc_sequence":  # unique, increasing in input order within a run
-                base = self._target.sequence_base
-                return [base + line for line in context["lines"]]
+                return list(map(self._target.sequence_base.__add__, context["lines"]))
             if source == TABLE_VERSION:
                 return context["versions"]
             if source == "_sdc_sync_started_at":
                 return [self.sync_started_at] * len(records)
-        return list(map(dict.get, records, repeat(col.source)))  # C loop: ~2x a listcomp
+        return raw[col.source]
 
     def _parse_dates(self, col: Column, values: list[Any], lines: list[int]) -> list[Any]:
         if values and isinstance(values[0], datetime.date):
@@ -215,6 +269,9 @@ class WarehouseSink(BatchSink):
         )
         if not self.columns or not (records or replace_all):
             return
+        # each property's values, as dict.get gives them (C loops: ~2x a listcomp)
+        raw = {c.source: list(map(dict.get, records, repeat(c.source))) for c in self.columns}
+        self._check_batch(records, raw, context.get("lines") or [])
         backend = self._target.backend
         types = self._ensure_table()
         batched_at = datetime.datetime.now(_UTC)
@@ -222,7 +279,7 @@ class WarehouseSink(BatchSink):
         specs: list[ColumnSpec] = []
         removed = 0
         for col in self.columns:
-            values = self._values(col, context, batched_at) if records else []
+            values = self._values(col, context, batched_at, raw) if records else []
             column_type = types[col.name]
             if column_type is LogicalType.INTEGER and not integers_fit_int64(values):
                 self._widen(col.name, LogicalType.NUMBER)
@@ -246,15 +303,36 @@ class WarehouseSink(BatchSink):
             )
         hard_delete = bool(self.config.get("hard_delete")) and DELETED_AT in data
         batch = Batch(self.db_schema, self.table, specs, data, self._keys, replace_all, hard_delete)
+        lines: list[int] = context.get("lines") or []
+        count = len(records)
+        context.clear()  # the records themselves are no longer needed: free them now
+        del records, raw
+        dedupes = bool(self._keys) and not hard_delete
+
         try:
-            written = backend.load(batch)
+            finish = backend.prepare_load(batch)
         except TargetError as exc:
-            lines = context.get("lines") or [0]
-            exc.failed_stream = self.stream_name  # type: ignore[attr-defined]
-            exc.add_note(f"batch of input lines {lines[0]}-{lines[-1]}")
+            self._load_failed(exc, lines)
             raise
-        if self._keys and len(records) > written and not hard_delete:
-            self.tally_duplicate_merged(len(records) - written)
+        del batch, data
+
+        def load() -> None:
+            try:
+                written = finish()
+            except TargetError as exc:
+                self._load_failed(exc, lines)
+                raise
+            if dedupes and count > written:
+                self.tally_duplicate_merged(count - written)
+
+        self._target.submit_load(load, lines[0] if lines else None)
+
+    def _load_failed(self, exc: TargetError, lines: list[int]) -> None:
+        exc.failed_stream = self.stream_name  # type: ignore[attr-defined]
+        if lines:
+            exc.add_note(f"batch of input lines {lines[0]}-{lines[-1]}")
+            exc.input_line = lines[-1]  # type: ignore[attr-defined]
+            exc.input_stream = self.stream_name  # type: ignore[attr-defined]
 
     def activate_version(self, new_version: int) -> None:
         """Rows of older versions (or none) are soft- or hard-deleted."""
@@ -269,6 +347,7 @@ class WarehouseSink(BatchSink):
             )
             return
         hard = bool(self.config.get("hard_delete"))
+        self._target.pipeline.wait()
         removed = self._target.backend.retire_versions(
             self.db_schema, self.table, version_column, deleted_column, int(new_version), hard
         )

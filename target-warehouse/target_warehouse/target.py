@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import copy
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from singer_sdk import Target
 from singer_sdk.helpers.capabilities import TargetCapabilities
+from singer_sdk.mapper import SameRecordTransform
 
 from target_warehouse.backends import Backend, open_backend
 from target_warehouse.errors import EXPECTED_ERRORS, InputError, describe
 from target_warehouse.naming import normalize, short_hash, with_suffix
+from target_warehouse.pipeline import LoadPipeline
 from target_warehouse.reader import LineTrackingReader
 from target_warehouse.settings import CONFIG_SCHEMA
 from target_warehouse.sinks import WarehouseSink
@@ -47,12 +51,24 @@ class TargetWarehouse(Target):
         self._overwritten: set[tuple[str, str]] = set()
         self._last_state_written: dict | None = None
         self._held: list[tuple[int, dict]] = []  # (input line, STATE) not yet safe
+        # stream -> its sink, for streams whose records go untouched to one sink (no
+        # stream map, no flattening): their RECORDs take the short path. Reset by SCHEMA.
+        self._direct: dict[str, WarehouseSink] = {}
         flush_every = self.config.get("state_flush_seconds")
         self._flush_every = 30.0 if flush_every is None else float(flush_every)
         self._last_flush = time.monotonic()
         # _sdc_sequence = this + input line: unique and increasing within a run, and
         # later runs start higher (microseconds since the epoch at start).
         self.sequence_base = time.time_ns() // 1000
+        # Loads run on a worker thread (see pipeline.py). The input line of the oldest
+        # record in the load in flight, and of every batch whose load failed, holds
+        # back the STATEs read after it. The lock guards STATE bookkeeping, which the
+        # worker also does once a load commits.
+        import os
+        self.pipeline = LoadPipeline(background=not os.environ.get("TW_SYNC"))
+        self._inflight_line: int | None = None
+        self._unsaved_lines: list[int] = []
+        self._state_lock = threading.RLock()
         reader = self.message_reader
         if isinstance(reader, LineTrackingReader):
             reader.on_failure = self._salvage
@@ -91,6 +107,7 @@ class TargetWarehouse(Target):
     # -- message hooks -------------------------------------------------------------
 
     def _process_schema_message(self, message_dict: dict) -> None:
+        self._direct.clear()
         stream = message_dict.get("stream")
         source = message_dict.get("source")  # cloudsources extension; other targets ignore it
         if not isinstance(source, str) or not source:
@@ -132,7 +149,33 @@ class TargetWarehouse(Target):
         return [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
 
     def _process_record_message(self, message_dict: dict) -> None:
-        """The SDK's record path, minus its per-record costs (see WarehouseSink.accept)."""
+        """The SDK's record path, minus its per-record costs (see WarehouseSink.accept).
+
+        A stream loaded as is (no stream map, no flattening) goes straight to its sink;
+        the record counter metric is then counted per batch, and the SDK's max record
+        age is checked against the receive time already taken for the record.
+        """
+        sink = self._direct.get(message_dict.get("stream"))  # type: ignore[arg-type]
+        if sink is None:
+            self._process_mapped_record(message_dict)
+            return
+        record = message_dict.get("record")
+        if not isinstance(record, dict):
+            raise InputError("a RECORD message needs a 'stream' name and a 'record' object")
+        received = time.time()
+        if sink.accept(record, message_dict, self.message_reader.line_number, received):
+            self.drain_one(sink)  # full
+            self._release_states()
+        if self._held and time.monotonic() - self._last_flush >= self._flush_every:
+            self.drain_all()
+        elif received - self._last_full_drain_at > self._max_record_age_seconds:
+            self._handle_max_record_age()
+
+    @property
+    def _max_record_age_seconds(self) -> float:
+        return self._MAX_RECORD_AGE_IN_MINUTES * 60
+
+    def _process_mapped_record(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
         record = message_dict.get("record")
         if not isinstance(stream, str) or not isinstance(record, dict):
@@ -152,9 +195,7 @@ class TargetWarehouse(Target):
             if sink is None:
                 self._assert_sink_exists(stream_map.stream_alias)
                 sink = self.get_sink(stream_map.stream_alias)
-            sink.accept(transformed, message_dict, line, received)  # type: ignore[attr-defined]
-            sink.record_counter_metric.increment()
-            if sink.is_full:
+            if sink.accept(transformed, message_dict, line, received):  # type: ignore[attr-defined]
                 self.drain_one(sink)
                 drained = True
         if drained:
@@ -163,17 +204,28 @@ class TargetWarehouse(Target):
             self.drain_all()
         else:
             self._handle_max_record_age()
+        if (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and maps[0].stream_alias == stream
+        ):
+            sink = self._sinks_active.get(stream)
+            if isinstance(sink, WarehouseSink) and isinstance(self.message_reader, LineTrackingReader):
+                self._direct[stream] = sink
 
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
         state = self._latest_state
-        if not state or state == self._last_state_written:
-            return
-        if self._held and self._held[-1][1] == state:
-            return
-        self._held.append((self._line, copy.deepcopy(state)))
-        self._release_states()
-        if self._held and time.monotonic() - self._last_flush >= self._flush_every:
+        with self._state_lock:
+            if not state or state == self._last_state_written:
+                return
+            if self._held and self._held[-1][1] == state:
+                return
+            self._held.append((self._line, copy.deepcopy(state)))
+            self._release_states()
+            held = bool(self._held)
+        if held and time.monotonic() - self._last_flush >= self._flush_every:
             self.drain_all()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
@@ -191,38 +243,72 @@ class TargetWarehouse(Target):
         super()._process_activate_version_message(message_dict)
         self._release_states()
 
+    # -- loads and STATE -------------------------------------------------------------
+
+    def submit_load(self, job: Callable[[], None], first_line: int | None) -> None:
+        """Run a sink's load (after the one in flight); STATE waits for its commit."""
+        self.pipeline.wait()
+
+        def load() -> None:
+            try:
+                job()
+            except BaseException:
+                if first_line is not None:  # never committed: later STATEs stay held
+                    with self._state_lock:
+                        self._unsaved_lines.append(first_line)
+                raise
+            with self._state_lock:
+                self._inflight_line = None
+                self._release_states()
+
+        self._inflight_line = first_line
+        self.pipeline.submit(load)
+
     def _release_states(self) -> None:
         """Emit the newest STATE that no uncommitted record precedes."""
-        if not self._held:
-            return
-        pending = [s.first_pending_line for s in self._all_sinks() if s.current_size]
-        oldest = min((p for p in pending if p is not None), default=None)
-        safe = [i for i, (line, _) in enumerate(self._held) if oldest is None or line < oldest]
-        if safe:
-            state = self._held[safe[-1]][1]
-            del self._held[: safe[-1] + 1]
-            self._emit(state)
+        with self._state_lock:
+            if not self._held:
+                return
+            pending = [s.first_pending_line for s in self._all_sinks() if s.current_size]
+            pending += [self._inflight_line, *self._unsaved_lines]
+            oldest = min((p for p in pending if p is not None), default=None)
+            safe = [i for i, (line, _) in enumerate(self._held) if oldest is None or line < oldest]
+            if safe:
+                state = self._held[safe[-1]][1]
+                del self._held[: safe[-1] + 1]
+                self._emit(state)
 
     def _emit(self, state: dict) -> None:
-        if not state or state == self._last_state_written:
-            return  # never an empty {} and never the same STATE twice
-        super()._write_state_message(state)
-        self._last_state_written = state
+        with self._state_lock:
+            if not state or state == self._last_state_written:
+                return  # never an empty {} and never the same STATE twice
+            super()._write_state_message(state)
+            self._last_state_written = state
 
     def _write_state_message(self, state: dict) -> None:
-        # Called by the SDK's drain_all, i.e. when every sink has just been committed.
-        self._held.clear()
-        self._last_flush = time.monotonic()
-        self._emit(state)
+        # Called by the SDK's drain_all once every sink is flushed: committed once the
+        # load in flight is.
+        self.pipeline.wait()
+        with self._state_lock:
+            if self._unsaved_lines:
+                return  # unreachable in practice: a failed load raised in wait()
+            self._held.clear()
+            self._last_flush = time.monotonic()
+            self._emit(state)
 
     def _salvage(self, failure: BaseException) -> None:
         """A stream failed: commit the healthy streams, then emit the last safe STATE."""
         failed = getattr(failure, "failed_stream", None) or getattr(failure, "input_stream", None)
+        try:
+            self.pipeline.wait()
+        except Exception as exc:  # the load in flight failed too: its records stay unsaved
+            self.logger.error("A load failed while stopping: %s", describe(exc))
         for sink in self._all_sinks():
             if sink.stream_name == failed or not sink.current_size:
                 continue
             try:
                 self.drain_one(sink)
+                self.pipeline.wait()
             except Exception as exc:  # keep salvaging the others; this one stays pending
                 self.logger.error(
                     "Could not flush stream '%s' after the failure: %s",
@@ -235,7 +321,12 @@ class TargetWarehouse(Target):
             self.backend.close()
 
     def process_endofpipe(self) -> None:
-        super().process_endofpipe()
+        try:
+            super().process_endofpipe()
+            self.pipeline.wait()
+        except Exception as exc:
+            self._salvage(exc)
+            raise
         self.backend.close()
 
 

@@ -143,6 +143,31 @@ def to_json(value: Any) -> str:
         return _encode_exact(value)
 
 
+try:
+    import msgspec
+
+    # Same text as to_json for what JSON input decodes to (str, int, Decimal, bool, None,
+    # dict, list): compact, non-ASCII as is, Decimals exact; ~4x faster.
+    _msgspec_encode: Callable[[Any], bytes] | None = msgspec.json.Encoder(
+        decimal_format="number"
+    ).encode
+except ImportError:  # pragma: no cover - msgspec is a dependency
+    _msgspec_encode = None
+
+
+def json_column(values: list[Any]) -> list[str | None]:
+    """to_json over a column (None stays None), in C loops when msgspec can encode it."""
+    encode = _msgspec_encode
+    if encode is not None:
+        try:
+            if None in values:
+                return [None if v is None else encode(v).decode() for v in values]
+            return list(map(bytes.decode, map(encode, values)))
+        except (TypeError, ValueError, OverflowError):  # e.g. a lone surrogate, a set
+            pass
+    return [None if v is None else to_json(v) for v in values]
+
+
 def to_text(value: Any) -> str:
     """Text form of a scalar stored in a column widened to text."""
     if isinstance(value, str):
@@ -173,6 +198,8 @@ def converter(schema_type: LogicalType, column_type: LogicalType) -> Callable[[A
 def convert_column(values: list[Any], fn: Callable[[Any], Any] | None) -> list[Any]:
     if fn is None:
         return values
+    if fn is to_json:
+        return json_column(values)
     return [None if v is None else fn(v) for v in values]
 
 
@@ -190,33 +217,59 @@ _PARSERS: dict[LogicalType, Callable[[str], Any]] = {
 def parse_temporal(values: list[Any], lt: LogicalType) -> tuple[list[Any], list[int]]:
     """ISO strings -> datetime/date/time; the indexes of values that do not parse become None.
 
-    Naive date-times stay naive here: both backends read them as UTC.
+    Naive date-times stay naive here: both backends read them as UTC. Each distinct
+    value is parsed once (metadata times and nullable columns repeat a lot).
     """
     parse = _PARSERS[lt]
-    out: list[Any] = []
+    try:
+        return list(map(parse, values)), []  # the usual column: every value a valid string
+    except (ValueError, TypeError):
+        pass
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # unhashable values (validation off): one by one
+        distinct = None
+    if distinct is not None:
+        parsed: dict[Any, Any] = {}
+        failed = False
+        for v in distinct:
+            parsed[v] = _parse_one(parse, v, lt)
+            failed = failed or (parsed[v] is None and v is not None)
+        out = list(map(parsed.__getitem__, values))
+        if not failed:
+            return out, []
+        return out, [i for i, (v, p) in enumerate(zip(values, out)) if p is None and v is not None]
+    out = []
     bad: list[int] = []
-    append = out.append
     for i, v in enumerate(values):
-        if v is None:
-            append(None)
-            continue
-        try:
-            parsed = parse(v)
-            if lt is LogicalType.DATE and isinstance(parsed, datetime.datetime):
-                parsed = parsed.date()
-            append(parsed)
-        except (ValueError, TypeError):
+        p = _parse_one(parse, v, lt)
+        if p is None and v is not None:
             bad.append(i)
-            append(None)
+        out.append(p)
     return out, bad
+
+
+_UNPARSEABLE = None
+
+
+def _parse_one(parse: Callable[[str], Any], v: Any, lt: LogicalType) -> Any:
+    if v is None:
+        return None
+    try:
+        parsed = parse(v)
+    except (ValueError, TypeError):
+        return _UNPARSEABLE
+    if lt is LogicalType.DATE and isinstance(parsed, datetime.datetime):
+        parsed = parsed.date()
+    return parsed
 
 
 def integers_fit_int64(values: list[Any]) -> bool:
     """False when a value needs more than BIGINT (then the column widens to NUMERIC)."""
-    ints = [v for v in values if v is not None and not isinstance(v, bool)]
-    if not ints:
+    present = list(filter(None, values))  # zeros and False fit anyway
+    if not present:
         return True
     try:
-        return min(ints) >= INT64_MIN and max(ints) <= INT64_MAX
+        return min(present) >= INT64_MIN and max(present) <= INT64_MAX
     except TypeError:  # non-numbers (validation off): let the database judge them
         return True

@@ -7,13 +7,14 @@ backend module decides *how* in its own SQL dialect. Every identifier is quoted 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from target_warehouse.errors import TargetError
 from target_warehouse.types import LogicalType
 
+_PLAIN_KEY_TYPES = frozenset({str, int})
 STAGE_ROW = "__row"  # staging-only ordinal; "__" never occurs in a normalized column name
 DELETED_AT = "_sdc_deleted_at"
 
@@ -77,6 +78,19 @@ class Batch:
     def size(self) -> int:
         return len(next(iter(self.data.values()))) if self.data else 0
 
+    def keys_distinct(self) -> bool:
+        """True when no key occurs twice in the batch (then no dedupe pass is needed).
+
+        Only claimed for str/int keys, whose equality is the same in Python and SQL.
+        """
+        if not self.keys:
+            return True
+        columns = [self.data[k] for k in self.keys]
+        if not all(set(map(type, c)) <= _PLAIN_KEY_TYPES for c in columns):
+            return False
+        keys = columns[0] if len(columns) == 1 else list(zip(*columns))
+        return len(set(keys)) == len(keys)
+
 
 class Backend(Protocol):
     dialect: str
@@ -93,6 +107,11 @@ class Backend(Protocol):
 
     def load(self, batch: Batch) -> int:
         """Write one batch in one transaction; return the number of rows written."""
+
+    def prepare_load(self, batch: Batch) -> Callable[[], int]:
+        """The first part of load (the Python-side work, e.g. COPY or Arrow conversion);
+        the returned call does the rest (the set-based merge and COMMIT), possibly on
+        another thread, and returns the number of rows written."""
 
     def numbers_fit(self, values: list[Any]) -> bool:
         """False when a number column cannot hold one of these values exactly enough."""
@@ -120,6 +139,7 @@ def open_backend(config: Mapping[str, Any]) -> Backend:
         return DuckDBBackend(
             config.get("path") or "warehouse.duckdb",
             number_type=str(config.get("duckdb_number_type") or "decimal"),
+            memory_limit=config.get("duckdb_memory_limit"),
         )
     if kind == "postgres":
         from target_warehouse.backends.postgres import PostgresBackend

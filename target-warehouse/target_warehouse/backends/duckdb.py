@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,17 @@ _ARROW = {
     LogicalType.TIMESTAMP: pa.timestamp("us", tz="UTC"),  # naive datetimes count as UTC
 }
 _counter = itertools.count()
+CHECKPOINT_ROWS = 122_880  # one DuckDB row group
+
+
+def _memory_setting(value: str) -> str:
+    """A DuckDB memory_limit value such as '256MB' or '1GB' (checked: it goes into SET)."""
+    text = str(value).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", text, re.IGNORECASE):
+        raise WarehouseConnectionError(
+            f"duckdb_memory_limit must look like '256MB' or '2GB', not {value!r}"
+        )
+    return text
 _DECIMAL_LIMIT = 10**29  # DECIMAL(38,9) holds 29 integer digits; beyond that: TEXT
 
 
@@ -85,8 +98,11 @@ class DuckDBBackend:
     strips_nul = False  # DuckDB stores U+0000 as is
     supports_primary_key = False
 
-    def __init__(self, path: str, number_type: str = "decimal") -> None:
+    def __init__(
+        self, path: str, number_type: str = "decimal", memory_limit: str | None = None
+    ) -> None:
         self.path = path
+        self._unsaved_rows = 0  # committed rows not yet checkpointed into the file
         # number -> exact DECIMAL(38,9) (default) or DOUBLE; text always reaches the CAST,
         # so a decimal value is never rounded through a float on its way in.
         self.sql_types = {**SQL_TYPES}
@@ -103,6 +119,13 @@ class DuckDBBackend:
                 )  # e.g. output/ on a fresh clone
             self.con = duckdb.connect(path)
             self.con.execute("SET TimeZone = 'UTC'")
+            # Checkpoints rewrite the table's last, partly filled row group: DuckDB's
+            # own trigger (16 MB of WAL, every few batches) made a 1M-row load rewrite
+            # each row group several times. This backend checkpoints once per row
+            # group's worth of rows instead (see _after_commit).
+            self.con.execute("SET checkpoint_threshold = '1GB'")
+            if memory_limit:
+                self.con.execute(f"SET memory_limit = '{_memory_setting(memory_limit)}'")
         except (duckdb.Error, OSError) as exc:
             raise WarehouseConnectionError(
                 f"cannot open DuckDB database {path!r}: {' '.join(str(exc).split())}"
@@ -111,11 +134,25 @@ class DuckDBBackend:
     def close(self) -> None:
         self.con.close()
 
+    def _after_commit(self, rows: int) -> None:
+        """CHECKPOINT once a row group's worth of rows sits only in the WAL."""
+        self._unsaved_rows += rows
+        if self._unsaved_rows < CHECKPOINT_ROWS:
+            return
+        self._unsaved_rows = 0
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error:  # committed anyway (WAL); DuckDB checkpoints again later
+            pass
+
     def numbers_fit(self, values: list[Any]) -> bool:
         if self.sql_types[LogicalType.NUMBER] == "DOUBLE":
             return True  # the user chose floats
+        present = list(filter(None, values))  # zeros fit anyway
+        if not present:
+            return True
         try:
-            return all(v is None or -_DECIMAL_LIMIT < v < _DECIMAL_LIMIT for v in values)
+            return min(present) > -_DECIMAL_LIMIT and max(present) < _DECIMAL_LIMIT
         except TypeError:
             return True  # non-numbers (validation off): let the CAST judge them
 
@@ -186,22 +223,37 @@ class DuckDBBackend:
     # -- loading -------------------------------------------------------------------
 
     def load(self, batch: Batch) -> int:
+        return self.prepare_load(batch)()
+
+    def prepare_load(self, batch: Batch) -> Callable[[], int]:
+        """Build the batch's Arrow table now; the returned call writes and commits it.
+
+        The Arrow conversion needs the GIL; the DELETE/INSERT run inside DuckDB, which
+        releases it, so on the load thread they overlap with reading the next batch.
+        """
         target = qualified(batch.schema, batch.table)
         where = f"{batch.schema}.{batch.table}"
         statements: list[str] = [f"DELETE FROM {target}"] if batch.replace_all else []
         if not batch.size:
-            self._transaction(statements, where)
-            return 0
+            return lambda: self._transaction(statements, where)
 
         view = f"__stage_{next(_counter)}"
         arrays = {c.name: _arrow_column(batch.data[c.name], c.type) for c in batch.columns}
         arrays[STAGE_ROW] = pa.array(range(batch.size), type=pa.int64())
-        self.con.register(view, pa.table(arrays))
-        try:
-            statements += self._write_sql(batch, target, view)
-            return self._transaction(statements, where)
-        finally:
-            self.con.unregister(view)
+        table = pa.table(arrays)
+        del arrays
+        statements += self._write_sql(batch, target, view)
+
+        def finish() -> int:
+            self.con.register(view, table)
+            try:
+                written = self._transaction(statements, where)
+            finally:
+                self.con.unregister(view)
+            self._after_commit(written)
+            return written
+
+        return finish
 
     def _write_sql(self, batch: Batch, target: str, view: str) -> list[str]:
         """Upsert as DELETE of the batch's keys + INSERT of the last row per key.
@@ -220,10 +272,13 @@ class DuckDBBackend:
             return [f"INSERT INTO {target} ({names}) {source}{live}"]
         keys = [quote(k) for k in batch.keys]
         # Last row per key wins, also inside one batch; a hard delete inserts nothing.
-        latest = (
-            f"SELECT * FROM ({source} QUALIFY row_number() OVER"
-            f" (PARTITION BY {', '.join(keys)} ORDER BY {quote(STAGE_ROW)} DESC) = 1){live}"
-        )
+        if batch.keys_distinct():
+            latest = f"{source}{live}"
+        else:
+            latest = (
+                f"SELECT * FROM ({source} QUALIFY row_number() OVER"
+                f" (PARTITION BY {', '.join(keys)} ORDER BY {quote(STAGE_ROW)} DESC) = 1){live}"
+            )
         insert = f"INSERT INTO {target} ({names}) {latest}"
         if batch.replace_all:
             return [insert]

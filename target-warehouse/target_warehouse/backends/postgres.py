@@ -8,10 +8,13 @@ plain INSERT (append). Target tables carry a PRIMARY KEY on the key columns.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import hashlib
+import operator
 import re
-from collections.abc import Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -52,11 +55,46 @@ _FROM_SQL = {
     "jsonb": LogicalType.JSON,
 }
 _TEMPORAL = (LogicalType.TIMESTAMP, LogicalType.DATE, LogicalType.TIME)
+# Staging column types: JSON travels as text and is cast to jsonb by the INSERT (binary
+# COPY of jsonb would need a per-value Python dumper; the cast costs the server the same).
+_STAGE_TYPES = {**SQL_TYPES, LogicalType.JSON: "text"}
+_NONE = type(None)
+# Python types each staging column takes in binary COPY (psycopg's C dumpers). Anything
+# else (possible with validation off) sends the batch as text, for PostgreSQL to judge.
+_BINARY_OK: dict[LogicalType, frozenset[type]] = {
+    LogicalType.BOOLEAN: frozenset({bool, _NONE}),
+    LogicalType.INTEGER: frozenset({int, _NONE}),
+    LogicalType.NUMBER: frozenset({int, decimal.Decimal, _NONE}),
+    LogicalType.DATE: frozenset({datetime.date, _NONE}),
+    LogicalType.TIME: frozenset({datetime.time, _NONE}),
+    LogicalType.TIMESTAMP: frozenset({datetime.datetime, _NONE}),
+    LogicalType.TEXT: frozenset({str, _NONE}),
+    LogicalType.JSON: frozenset({str, _NONE}),
+}
+_UTC = datetime.UTC
+_tzinfo = operator.attrgetter("tzinfo")
 
 
 def _iso(values: list[Any]) -> list[Any]:
     """Dates and times as ISO text: psycopg's text dumper takes ~10x longer per value."""
-    return [v.isoformat() if hasattr(v, "isoformat") else v for v in values]
+    return [v if v is None or isinstance(v, str) else v.isoformat() for v in values]
+
+
+def _binary_column(values: list[Any], logical: LogicalType) -> list[Any] | None:
+    """The values as binary COPY takes them, or None when the batch must go as text."""
+    if not set(map(type, values)) <= _BINARY_OK[logical]:
+        return None
+    if logical is LogicalType.TIMESTAMP or logical is LogicalType.TIME:
+        zones = set(map(_tzinfo, filter(None, values)))
+        if None in zones:
+            if logical is LogicalType.TIME:
+                return None if len(zones) > 1 else values  # a time with an offset: text
+            # naive date-times are UTC (as the text path's session time zone reads them)
+            return [v.replace(tzinfo=_UTC) if v is not None and v.tzinfo is None else v
+                    for v in values]
+        if logical is LogicalType.TIME and zones:
+            return None
+    return values
 
 
 _URL_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
@@ -218,23 +256,73 @@ class PostgresBackend:
     # -- loading -------------------------------------------------------------------
 
     def load(self, batch: Batch) -> int:
+        return self.prepare_load(batch)()
+
+    def prepare_load(self, batch: Batch) -> Callable[[], int]:
+        """BEGIN and COPY the batch into staging now; the returned call merges and commits.
+
+        The two halves are one transaction. The merge (INSERT ... ON CONFLICT) is where
+        the server spends most of a flush, and it is one statement: run on the load
+        thread, it overlaps with reading the next batch.
+        """
         target = qualified(batch.schema, batch.table)
-        with self._transaction(f"{batch.schema}.{batch.table}") as cur:
-            if batch.replace_all:
-                cur.execute(f"DELETE FROM {target}")
-            if not batch.size:
-                return 0
-            stage = self._stage(cur, batch)
-            if batch.hard_delete and batch.keys:
-                cur.execute(self._delete_sql(batch, target, stage))
-            cur.execute(self._write_sql(batch, target, stage))
-            written = max(cur.rowcount, 0)
-        self._stages.add(stage)  # committed: the staging table exists from now on
-        return written
+        where = f"{batch.schema}.{batch.table}"
+        cur = self.conn.cursor()
+        statements: list[str] = []
+        stage = None
+        try:
+            with self._errors(where):
+                cur.execute("BEGIN")
+                if batch.replace_all:
+                    cur.execute(f"DELETE FROM {target}")
+                if batch.size:
+                    stage = self._stage(cur, batch)
+                    if batch.hard_delete and batch.keys:
+                        statements.append(self._delete_sql(batch, target, stage))
+                    statements.append(self._write_sql(batch, target, stage))
+        except BaseException:
+            self._abort(cur)
+            raise
+
+        def finish() -> int:
+            written = 0
+            try:
+                with self._errors(where):
+                    for sql in statements:
+                        cur.execute(sql)
+                    if statements:
+                        written = max(cur.rowcount, 0)
+                    cur.execute("COMMIT")
+            except BaseException:
+                self._abort(cur)
+                raise
+            cur.close()
+            if stage is not None:
+                self._stages.add(stage)  # committed: the staging table exists from now on
+            return written
+
+        return finish
+
+    @contextmanager
+    def _errors(self, where: str):  # type: ignore[no-untyped-def]
+        try:
+            yield
+        except psycopg.Error as exc:
+            message = redact(str(exc), self._password)
+            raise LoadError(f"PostgreSQL rejected a write to {where}: {message}") from None
+        except UnicodeEncodeError:
+            raise LoadError(
+                f"{where}: a text value is not valid Unicode (lone surrogate?)"
+            ) from None
+
+    def _abort(self, cur: psycopg.Cursor) -> None:
+        with suppress(psycopg.Error):
+            cur.close()
+            self.conn.execute("ROLLBACK")
 
     def _stage(self, cur: psycopg.Cursor, batch: Batch) -> str:
         """COPY the batch into this table shape's staging table; return its quoted name."""
-        defs = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in batch.columns]
+        defs = [f"{quote(c.name)} {_STAGE_TYPES[c.type]}" for c in batch.columns]
         defs.append(f"{quote(STAGE_ROW)} bigint")
         shape = f"{batch.schema}.{batch.table}({', '.join(defs)})"
         stage = quote("__stage_" + hashlib.sha1(shape.encode()).hexdigest()[:16])
@@ -245,13 +333,24 @@ class PostgresBackend:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({', '.join(defs)})")
             cur.execute(f"TRUNCATE {stage}")
         names = ", ".join(quote(c.name) for c in batch.columns)
+        sql = f"COPY {stage} ({names}, {quote(STAGE_ROW)}) FROM STDIN"
+        binary = [_binary_column(batch.data[c.name], c.type) for c in batch.columns]
+        if all(column is not None for column in binary):
+            # Binary COPY: psycopg's C dumpers, no text formatting or parsing of values
+            # (numbers exact, date-times as instants, strings byte for byte).
+            with cur.copy(sql + " (FORMAT BINARY)") as copy:
+                copy.set_types([_STAGE_TYPES[c.type] for c in batch.columns] + ["int8"])
+                write_row = copy.write_row
+                for row in zip(*binary, range(batch.size), strict=True):
+                    write_row(row)
+            return stage
         columns = [
             _iso(batch.data[c.name]) if c.type in _TEMPORAL else batch.data[c.name]
             for c in batch.columns
         ]
         # Text COPY: PostgreSQL parses each value for its column type, so ints may go
         # into numeric and naive datetimes into timestamptz (session time zone UTC).
-        with cur.copy(f"COPY {stage} ({names}, {quote(STAGE_ROW)}) FROM STDIN") as copy:
+        with cur.copy(sql) as copy:
             write_row = copy.write_row
             for row in zip(*columns, range(batch.size), strict=True):
                 write_row(row)
@@ -277,12 +376,21 @@ class PostgresBackend:
 
     def _write_sql(self, batch: Batch, target: str, stage: str) -> str:
         names = [quote(c.name) for c in batch.columns]
+        # staged JSON is text: the cast checks and stores it as jsonb
+        values = [
+            f"{quote(c.name)}::jsonb" if c.type is LogicalType.JSON else quote(c.name)
+            for c in batch.columns
+        ]
         live = f" WHERE {quote(DELETED_AT)} IS NULL" if batch.hard_delete else ""
         columns = ", ".join(names)
         if not batch.keys:
-            return f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}{live}"
+            return f"INSERT INTO {target} ({columns}) SELECT {', '.join(values)} FROM {stage}{live}"
         keys = [quote(k) for k in batch.keys]
-        source = f"SELECT {columns} FROM ({self._latest(batch, stage, names)}) AS __s{live}"
+        if batch.keys_distinct():  # no key twice: no DISTINCT ON sort needed
+            source = f"SELECT {', '.join(values)} FROM {stage}{live}"
+        else:
+            latest = self._latest(batch, stage, names)
+            source = f"SELECT {', '.join(values)} FROM ({latest}) AS __s{live}"
         insert = f"INSERT INTO {target} ({columns}) {source}"
         updates = [f"{n} = EXCLUDED.{n}" for n in names if n not in keys]
         action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
