@@ -61,6 +61,10 @@ class LineTrackingReader(SingerReader):
         super().__init__()
         self.line_number = 0
         self.on_failure: Callable[[BaseException], None] | None = None
+        # (typed decode, handler) for the stream whose RECORDs came last (fastdecode.py):
+        # a line it decodes goes straight to the handler; any other line (a decoding
+        # or checking failure included) takes the generic path below.
+        self.fast: tuple[Callable[[bytes], Any], Callable[[Any, bytes], None]] | None = None
 
     @property
     def default_input(self) -> Iterator[bytes] | IO[str]:  # type: ignore[override]
@@ -84,6 +88,16 @@ class LineTrackingReader(SingerReader):
             for line in file_input or self.default_input:
                 self.line_number += 1
                 message = None
+                fast = self.fast
+                if fast is not None:
+                    try:
+                        typed = fast[0](line)
+                    except _DECODE_ERRORS:
+                        pass
+                    else:
+                        fast[1](typed, line)
+                        records += 1
+                        continue
                 try:
                     message = decode(line)
                 except _DECODE_ERRORS:

@@ -54,6 +54,7 @@ class TargetWarehouse(Target):
         # stream -> its sink, for streams whose records go untouched to one sink (no
         # stream map, no flattening): their RECORDs take the short path. Reset by SCHEMA.
         self._direct: dict[str, WarehouseSink] = {}
+        self._fast_sink: WarehouseSink | None = None  # the sink of the typed fast path
         flush_every = self.config.get("state_flush_seconds")
         self._flush_every = 30.0 if flush_every is None else float(flush_every)
         self._last_flush = time.monotonic()
@@ -108,6 +109,7 @@ class TargetWarehouse(Target):
 
     def _process_schema_message(self, message_dict: dict) -> None:
         self._direct.clear()
+        self._use_fast(None)
         stream = message_dict.get("stream")
         source = message_dict.get("source")  # cloudsources extension; other targets ignore it
         if not isinstance(source, str) or not source:
@@ -170,6 +172,29 @@ class TargetWarehouse(Target):
             self.drain_all()
         elif received - self._last_full_drain_at > self._max_record_age_seconds:
             self._handle_max_record_age()
+        if sink is not self._fast_sink and sink.typed is not None:
+            self._use_fast(sink)
+
+    def _use_fast(self, sink: WarehouseSink | None) -> None:
+        """Send this stream's next RECORD lines to the typed decoder (see fastdecode.py)."""
+        self._fast_sink = sink
+        reader = self.message_reader
+        if isinstance(reader, LineTrackingReader):
+            typed = sink.typed if sink is not None else None
+            reader.fast = None if typed is None else (typed.decode, self._accept_typed)
+
+    def _accept_typed(self, envelope: Any, line: bytes) -> None:
+        """_process_record_message for a line the typed decoder took."""
+        sink = self._fast_sink
+        assert sink is not None
+        received = time.time()
+        if sink.accept_typed(envelope, line, self.message_reader.line_number, received):
+            self.drain_one(sink)  # full
+            self._release_states()
+        if self._held and time.monotonic() - self._last_flush >= self._flush_every:
+            self.drain_all()
+        elif received - self._last_full_drain_at > self._max_record_age_seconds:
+            self._handle_max_record_age()
 
     @property
     def _max_record_age_seconds(self) -> float:
@@ -211,7 +236,8 @@ class TargetWarehouse(Target):
             and maps[0].stream_alias == stream
         ):
             sink = self._sinks_active.get(stream)
-            if isinstance(sink, WarehouseSink) and isinstance(self.message_reader, LineTrackingReader):
+            reader = self.message_reader
+            if isinstance(sink, WarehouseSink) and isinstance(reader, LineTrackingReader):
                 self._direct[stream] = sink
 
     def _process_state_message(self, message_dict: dict) -> None:

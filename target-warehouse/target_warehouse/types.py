@@ -238,7 +238,8 @@ def parse_temporal(values: list[Any], lt: LogicalType) -> tuple[list[Any], list[
         out = list(map(parsed.__getitem__, values))
         if not failed:
             return out, []
-        return out, [i for i, (v, p) in enumerate(zip(values, out)) if p is None and v is not None]
+        pairs = enumerate(zip(values, out, strict=True))
+        return out, [i for i, (v, p) in pairs if p is None and v is not None]
     out = []
     bad: list[int] = []
     for i, v in enumerate(values):

@@ -88,7 +88,7 @@ class Batch:
         columns = [self.data[k] for k in self.keys]
         if not all(set(map(type, c)) <= _PLAIN_KEY_TYPES for c in columns):
             return False
-        keys = columns[0] if len(columns) == 1 else list(zip(*columns))
+        keys = columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
         return len(set(keys)) == len(keys)
 
 

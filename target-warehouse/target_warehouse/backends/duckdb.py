@@ -140,10 +140,8 @@ class DuckDBBackend:
         if self._unsaved_rows < CHECKPOINT_ROWS:
             return
         self._unsaved_rows = 0
-        try:
+        with contextlib.suppress(duckdb.Error):  # committed anyway (WAL); checkpointed later
             self.con.execute("CHECKPOINT")
-        except duckdb.Error:  # committed anyway (WAL); DuckDB checkpoints again later
-            pass
 
     def numbers_fit(self, values: list[Any]) -> bool:
         if self.sql_types[LogicalType.NUMBER] == "DOUBLE":

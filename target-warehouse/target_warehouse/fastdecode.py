@@ -1,0 +1,194 @@
+"""Typed decoding of a stream's RECORD lines: parsing and checking in one msgspec call.
+
+For a plain schema (see fastcheck.py) whose top-level properties msgspec can type, a
+RECORD line of the stream is decoded straight into a generated Struct: string, integer
+and boolean properties are checked by the decoder itself; numbers, objects, arrays and
+untyped properties are kept as their raw JSON text (``msgspec.Raw``) and checked
+column-wise per batch by a typed validator built from their sub-schemas.
+
+It is only ever a fast path, never a judge: every typed check is as strict as the
+generated checker or stricter. A line the typed decoder rejects (another stream, a
+STATE, a value of another type, a missing required property...) goes the generic way
+(dict decoding, then the usual checks and errors). A batch whose column checks are not
+all sure is decoded again from its lines as dicts and checked record by record, so an
+error names the same first bad record and line as a check on arrival.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable
+from itertools import repeat
+from operator import attrgetter
+from types import UnionType
+from typing import Any, Literal
+
+import msgspec
+
+from target_warehouse.fastcheck import compile_plain
+
+_generic = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
+_SCALARS: dict[str, Any] = {"string": str, "integer": int, "boolean": bool, "null": None}
+_SCALAR_ARGS = {str, int, bool, type(None)}
+_NULL = msgspec.Raw(b"null")
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _types(schema: dict) -> list[str]:
+    declared = schema.get("type")
+    if declared is None:
+        return []
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def _validator_type(schema: Any) -> Any:
+    """A msgspec type accepting only values the generated checker accepts."""
+    if schema is True or schema == {}:
+        return Any
+    if not isinstance(schema, dict) or "enum" in schema:
+        raise _Unsupported
+    types = _types(schema)
+    if not types:
+        if set(schema) & {"properties", "items", "required", "additionalProperties"}:
+            raise _Unsupported  # "if it is an object then ...": not a msgspec type
+        return Any
+    members: list[Any] = []
+    for name in types:
+        if name in _SCALARS:
+            members.append(_SCALARS[name])
+        elif name == "number":
+            members.append(float)  # ints and floats (checked only, never kept as float)
+        elif name == "object":
+            members.append(_object_type(schema))
+        elif name == "array":
+            items = schema.get("items")
+            members.append(list if items is None else list[_validator_type(items)])  # type: ignore[misc]
+        else:
+            raise _Unsupported
+    result = members[0]
+    for member in members[1:]:
+        result = result | member
+    return result
+
+
+_names = iter(range(1 << 62))
+
+
+def _object_type(schema: dict) -> Any:
+    props = schema.get("properties")
+    required = schema.get("required") or []
+    extra = schema.get("additionalProperties", True)
+    if props is None and not required and extra is not False:
+        return dict
+    if not (extra is True or extra is False or extra == {}):
+        raise _Unsupported
+    props = props or {}
+    fields: list[tuple[Any, ...]] = []
+    rename: dict[str, str] = {}
+    for i, key in enumerate([*props, *(k for k in required if k not in props)]):
+        sub = props.get(key, True)
+        field = f"f{i}"
+        rename[field] = key
+        kind = _validator_type(sub)
+        fields.append((field, kind) if key in required else (field, kind, None))
+    fields.sort(key=len)  # fields without a default first, as msgspec requires
+    return msgspec.defstruct(
+        f"V{next(_names)}", fields, rename=rename, forbid_unknown_fields=extra is False
+    )
+
+
+class TypedStream:
+    """A stream's typed RECORD decoder and the per-batch column checks it leaves."""
+
+    def __init__(self, stream: str, schema: dict) -> None:
+        props: dict = schema.get("properties") or {}
+        required = list(schema.get("required") or [])
+        if _types(schema) not in ([], ["object"]) or "enum" in schema or "items" in schema:
+            raise _Unsupported  # compile_plain took it: only these keywords remain
+        extra = schema.get("additionalProperties", True)
+        if not (extra is True or extra is False or extra == {}):
+            raise _Unsupported
+        fields: list[tuple[Any, ...]] = []
+        rename: dict[str, str] = {}
+        self.attrs: dict[str, str] = {}  # property -> Struct attribute
+        self.raw_checks: dict[str, Callable[[Any], Any]] = {}  # property -> validator
+        for i, key in enumerate([*props, *(k for k in required if k not in props)]):
+            sub = props.get(key, True)
+            field = f"f{i}"
+            rename[field] = key
+            self.attrs[key] = field
+            kind = _validator_type(sub)
+            scalar = kind in (str, int, bool) or (
+                isinstance(kind, UnionType) and set(kind.__args__) <= _SCALAR_ARGS
+            )
+            if scalar:
+                typed: Any = kind
+                default: Any = None
+            else:
+                typed, default = msgspec.Raw, _NULL
+                self.raw_checks[key] = msgspec.json.Decoder(kind).decode
+            fields.append((field, typed) if key in required else (field, typed, default))
+        fields.sort(key=len)
+        record = msgspec.defstruct(
+            "Record", fields, rename=rename, forbid_unknown_fields=extra is False
+        )
+        envelope = msgspec.defstruct(
+            "Envelope",
+            [
+                ("type", Literal["RECORD"]),  # type: ignore[valid-type]
+                ("stream", Literal[stream]),  # type: ignore[valid-type]
+                ("record", record),
+                ("time_extracted", Any, None),
+                ("version", Any, None),
+            ],
+        )
+        self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(
+            envelope, float_hook=decimal.Decimal
+        ).decode
+
+    def columns(self, envelopes: list[Any], raw_json: set[str]) -> dict[str, list[Any]] | None:
+        """Each property's values as dict.get would give them, or None when not sure.
+
+        Properties in ``raw_json`` keep their JSON text (str, None for null) when it has
+        no escape sequence, which is what the PostgreSQL path stores as jsonb.
+        """
+        records = list(map(attrgetter("record"), envelopes))
+        out: dict[str, list[Any]] = {}
+        for key, field in self.attrs.items():
+            values = list(map(attrgetter(field), records))
+            check = self.raw_checks.get(key)
+            if check is not None:
+                try:
+                    list(map(check, values))
+                except msgspec.DecodeError:
+                    return None
+                values = _raw_values(values, key in raw_json)
+            out[key] = values
+        return out
+
+
+def _raw_values(raws: list[Any], keep_text: bool) -> list[Any]:
+    if keep_text:
+        texts = list(map(str, raws, repeat("utf-8")))
+        if "\\u" not in "".join(texts):  # no escapes: the text is what to_json would store
+            return [None if t == "null" else t for t in texts]
+    return list(map(_generic, raws))
+
+
+def materialize(line: bytes) -> tuple[dict, Any, Any]:
+    """(record, time_extracted, version) of a typed line, decoded the generic way."""
+    message = _generic(line)
+    return message["record"], message.get("time_extracted"), message.get("version")
+
+
+def typed_stream(stream: str, schema: dict) -> TypedStream | None:
+    """The typed decoder for a stream, or None when its schema needs the generic path."""
+    if compile_plain(schema) is None:
+        return None
+    try:
+        return TypedStream(stream, schema)
+    except (_Unsupported, TypeError, ValueError):
+        return None

@@ -1,0 +1,115 @@
+"""The typed decoding fast path (fastdecode.py) stores and rejects exactly what the
+generic path does: long runs of one stream, so most lines take it."""
+
+from __future__ import annotations
+
+import decimal
+import json
+
+from target_harness import Warehouse, record_msg, schema_msg, state_msg
+
+PROPS = {
+    "id": {"type": ["null", "string"]},
+    "n": {"type": ["null", "integer"]},
+    "amount": {"type": ["null", "number"]},
+    "flag": {"type": ["null", "boolean"]},
+    "nested": {
+        "type": ["null", "object"],
+        "properties": {"a": {"type": ["null", "string"]}, "b": {"type": ["null", "integer"]}},
+    },
+    "tags": {"type": ["null", "array"], "items": {"type": "string"}},
+    "anything": {},
+}
+
+
+def _rows(i: int) -> dict:
+    return {
+        "id": f"r{i}",
+        "n": i if i % 3 else None,
+        "amount": decimal.Decimal("12345678901234567890.125") if i % 2 else i,
+        "flag": i % 2 == 0,
+        "nested": {"a": f'é\t"\\ {i}', "b": i, "extra": [1, {"x": None}]} if i % 4 else None,
+        "tags": ["x", "ü"] if i % 5 else None,
+        "anything": {"k": "\u0000z"} if i == 7 else i,
+    }
+
+
+def _line(record: dict) -> str:
+    """A RECORD line; the Decimal goes out as a bare JSON number (exact)."""
+    text = json.dumps(record_msg("s", record), default=str)
+    return text.replace('"12345678901234567890.125"', "12345678901234567890.125")
+
+
+def _messages(count: int) -> list[dict | str]:
+    out: list[dict | str] = [schema_msg("s", PROPS)]
+    for i in range(count):
+        rec = _rows(i)
+        if i == 3:
+            del rec["flag"]  # missing, not null
+        out.append(_line(rec))
+    out.append(state_msg({"n": count}))
+    return out
+
+
+def test_typed_batches_store_what_the_records_hold(warehouse: Warehouse) -> None:
+    result = warehouse.run(_messages(50), batch_size_rows=16)
+    assert result.error is None, result.error
+    rows = warehouse.query(
+        f'SELECT id, n, amount, flag, nested, tags, anything FROM "{warehouse.default_schema}"."s"'
+        " ORDER BY n NULLS FIRST, id"
+    )
+    assert len(rows) == 50
+    by_id = {r[0]: r for r in rows}
+    r5 = by_id["r5"]
+    assert r5[1] == 5
+    assert decimal.Decimal(str(r5[2])) == decimal.Decimal("12345678901234567890.125")
+    nested = r5[4] if isinstance(r5[4], dict) else json.loads(r5[4])
+    assert nested == {"a": 'é\t"\\ 5', "b": 5, "extra": [1, {"x": None}]}
+    assert r5[5] is None
+    r6 = by_id["r6"][5]
+    tags = r6 if isinstance(r6, list) else json.loads(r6)
+    assert tags == ["x", "ü"]
+    assert by_id["r3"][3] is None and by_id["r4"][3] is True
+    assert by_id["r8"][4] is None
+    seven = by_id["r7"][6] if isinstance(by_id["r7"][6], dict) else json.loads(by_id["r7"][6])
+    expected = "z" if warehouse.kind == "postgres" else "\u0000z"
+    assert seven == {"k": expected}
+
+
+def test_a_bad_record_inside_a_typed_batch_names_its_line(warehouse: Warehouse) -> None:
+    messages = _messages(20)[:-1]
+    messages.append(state_msg({"n": 20}))
+    bad = _rows(99)
+    bad["nested"]["b"] = "not an int"
+    messages += [_line(_rows(i)) for i in range(21, 25)]
+    messages.append(_line(bad))  # input line 27
+    messages += [_line(_rows(i)) for i in range(30, 33)]
+    result = warehouse.run(messages, batch_size_rows=10)
+    assert result.error is not None
+    text = str(result.error) + " ".join(getattr(result.error, "__notes__", []))
+    assert getattr(result.error, "input_line", None) == 27, text
+    assert getattr(result.error, "input_stream", None) == "s"
+    assert "nested.b" in text
+    assert result.states == [{"n": 20}]
+
+
+def test_a_null_key_inside_a_typed_batch_is_rejected(warehouse: Warehouse) -> None:
+    messages: list[dict | str] = [schema_msg("s", PROPS)]
+    messages += [record_msg("s", {"id": f"k{i}"}) for i in range(5)]
+    messages.append(record_msg("s", {"id": None}))  # input line 7
+    result = warehouse.run(messages)
+    assert result.error is not None
+    assert getattr(result.error, "input_line", None) == 7
+    assert "'id' is null" in str(result.error)
+
+
+def test_interleaved_streams_and_last_wins(warehouse: Warehouse) -> None:
+    messages: list[dict | str] = [schema_msg("s", PROPS), schema_msg("t", PROPS)]
+    for i in range(30):
+        messages.append(record_msg("s" if i % 3 else "t", {"id": f"k{i % 7}", "n": i}))
+    result = warehouse.run(messages, batch_size_rows=8)
+    assert result.error is None, result.error
+    for stream, picked in (("s", [i for i in range(30) if i % 3]), ("t", range(0, 30, 3))):
+        rows = warehouse.query(f'SELECT id, n FROM "{warehouse.default_schema}"."{stream}"')
+        last = {f"k{i % 7}": i for i in picked}
+        assert dict(rows) == last
