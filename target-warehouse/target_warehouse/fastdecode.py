@@ -149,11 +149,14 @@ class TypedStream:
             envelope, float_hook=decimal.Decimal
         ).decode
 
-    def columns(self, envelopes: list[Any], raw_json: set[str]) -> dict[str, list[Any]] | None:
+    def columns(
+        self, envelopes: list[Any], raw_json: set[str], encoded: set[str]
+    ) -> dict[str, list[Any]] | None:
         """Each property's values as dict.get would give them, or None when not sure.
 
-        Properties in ``raw_json`` keep their JSON text (str, None for null) when it has
-        no escape sequence, which is what the PostgreSQL path stores as jsonb.
+        Properties in ``raw_json`` may keep their JSON text (str, None for null) when it
+        has no escape sequence (jsonb reads it as to_json's text): those are added to
+        ``encoded``, and their values must not be encoded again.
         """
         records = list(map(attrgetter("record"), envelopes))
         out: dict[str, list[Any]] = {}
@@ -165,17 +168,25 @@ class TypedStream:
                     list(map(check, values))
                 except msgspec.DecodeError:
                     return None
-                values = _raw_values(values, key in raw_json)
+                if key in raw_json and (text := _raw_text(values)) is not None:
+                    values = text
+                    encoded.add(key)
+                else:
+                    values = list(map(_generic, values))
             out[key] = values
         return out
 
 
-def _raw_values(raws: list[Any], keep_text: bool) -> list[Any]:
-    if keep_text:
-        texts = list(map(str, raws, repeat("utf-8")))
-        if "\\u" not in "".join(texts):  # no escapes: the text is what to_json would store
-            return [None if t == "null" else t for t in texts]
-    return list(map(_generic, raws))
+def _raw_text(raws: list[Any]) -> list[str | None] | None:
+    texts = list(map(str, raws, repeat("utf-8")))
+    if "\\u" in "".join(texts):
+        return None  # an escape (a NUL, a lone surrogate...): decode and encode as usual
+    return [None if t == "null" else t for t in texts]
+
+
+def decode_texts(texts: list[str | None]) -> list[Any]:
+    """JSON texts (None for null) back to values, as the generic decoder gives them."""
+    return [None if t is None else _generic(t) for t in texts]
 
 
 def materialize(line: bytes) -> tuple[dict, Any, Any]:

@@ -20,7 +20,7 @@ from singer_sdk.sinks import BatchSink
 from target_warehouse.backends import Batch, ColumnSpec, TableChange
 from target_warehouse.errors import InputError, MissingKeyError, TargetError
 from target_warehouse.fastcheck import Violation, compile_columnar, compile_plain
-from target_warehouse.fastdecode import materialize, typed_stream
+from target_warehouse.fastdecode import decode_texts, materialize, typed_stream
 from target_warehouse.naming import build_name_map
 from target_warehouse.settings import APPEND_ONLY, OVERWRITE, UPSERT
 from target_warehouse.tables import Column, plan_table, strip_nul
@@ -181,13 +181,15 @@ class WarehouseSink(BatchSink):
                 error.failed_stream = self.stream_name  # type: ignore[attr-defined]
                 raise error from None
 
-    def _typed_columns(self, context: dict, raw_json: bool) -> dict[str, list[Any]] | None:
+    def _typed_columns(
+        self, context: dict, raw_json: bool, encoded: set[str]
+    ) -> dict[str, list[Any]] | None:
         """A batch of typed records, column-wise, when every check of it is sure."""
         records = context["records"]
         if self.typed is None or context.get("typed") != len(records):
             return None
         json_props = {c.source for c in self.columns if c.schema_type is LogicalType.JSON}
-        raw = self.typed.columns(records, json_props if raw_json else set())
+        raw = self.typed.columns(records, json_props if raw_json else set(), encoded)
         if raw is None or not all(None not in raw[key] for key in self._all_keys):
             return None  # not sure: the record-by-record path finds the first bad one
         return raw
@@ -320,8 +322,10 @@ class WarehouseSink(BatchSink):
         if not self.columns or not (records or replace_all):
             return
         backend = self._target.backend
-        raw = self._typed_columns(context, backend.strips_nul)
+        encoded: set[str] = set()  # JSON columns already JSON text (see fastdecode)
+        raw = self._typed_columns(context, backend.strips_nul, encoded)
         if raw is None:
+            encoded.clear()
             records = self._as_dicts(context)
             # each property's values, as dict.get gives them (C loops: ~2x a listcomp)
             raw = {c.source: list(map(dict.get, records, repeat(c.source))) for c in self.columns}
@@ -341,7 +345,10 @@ class WarehouseSink(BatchSink):
             column_type = types[col.name]
             if col.schema_type in _TEMPORAL and column_type is col.schema_type:
                 values = self._parse_dates(col, values, context["lines"])
-            values = convert_column(values, converter(col.schema_type, column_type))
+            if col.source in encoded and column_type is not LogicalType.JSON:
+                values = decode_texts(values)  # a column widened to text: canonical text
+            if col.source not in encoded or column_type is not LogicalType.JSON:
+                values = convert_column(values, converter(col.schema_type, column_type))
             if backend.strips_nul and column_type in (LogicalType.TEXT, LogicalType.JSON):
                 values, n = strip_nul(values, column_type is LogicalType.JSON)
                 removed += n
