@@ -211,8 +211,8 @@ class WarehouseSink(BatchSink):
         return self._batch_records_read >= self._limit
 
     def start_drain(self) -> dict:
-        # A failed load in flight raises here, before this batch leaves the buffers.
-        self._target.pipeline.wait()
+        # The load in flight goes on while this batch is converted; process_batch waits
+        # for it before its own load, and puts the batch back if that load failed.
         context = {
             "records": self._records,
             "lines": self._lines,
@@ -316,6 +316,7 @@ class WarehouseSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         records: list[dict] = context.get("records") or []
+        saved = dict(context)  # the buffers as they were, until the previous load is safe
         replace_all = self.load_method == OVERWRITE and self._target.claim_overwrite(
             self.db_schema, self.table
         )
@@ -330,6 +331,8 @@ class WarehouseSink(BatchSink):
             # each property's values, as dict.get gives them (C loops: ~2x a listcomp)
             raw = {c.source: list(map(dict.get, records, repeat(c.source))) for c in self.columns}
             self._check_batch(records, raw, context.get("lines") or [])
+        if self._types is None:
+            self._settle(saved)  # DDL: the connection must be free
         types = self._ensure_table()
         batched_at = datetime.datetime.now(_UTC)
         data: dict[str, list[Any]] = {}
@@ -339,8 +342,10 @@ class WarehouseSink(BatchSink):
             values = self._values(col, context, batched_at, raw) if records else []
             column_type = types[col.name]
             if column_type is LogicalType.INTEGER and not integers_fit_int64(values):
+                self._settle(saved)
                 self._widen(col.name, LogicalType.NUMBER)
             if types[col.name] is LogicalType.NUMBER and not backend.numbers_fit(values):
+                self._settle(saved)
                 self._widen(col.name, widen(LogicalType.NUMBER, LogicalType.TEXT))
             column_type = types[col.name]
             if col.schema_type in _TEMPORAL and column_type is col.schema_type:
@@ -369,6 +374,8 @@ class WarehouseSink(BatchSink):
         del records, raw
         dedupes = bool(self._keys) and not hard_delete
 
+        self._settle(saved)
+        del saved
         try:
             finish = backend.prepare_load(batch)
         except TargetError as exc:
@@ -386,6 +393,27 @@ class WarehouseSink(BatchSink):
                 self.tally_duplicate_merged(count - written)
 
         self._target.submit_load(load, lines[0] if lines else None)
+
+    def _settle(self, saved: dict) -> None:
+        """Wait for the load in flight; if it failed, put this batch back and raise."""
+        try:
+            self._target.pipeline.wait()
+        except BaseException:
+            self._put_back(saved)
+            raise
+
+    def _put_back(self, context: dict) -> None:
+        """The previous load failed: this batch stays buffered (and unsaved), as it was."""
+        if self._records:  # pragma: no cover - nothing is read between drain and load
+            return
+        self._records, self._lines = context["records"], context["lines"]
+        self._extracted, self._received = context["extracted"], context["received"]
+        self._versions, self._raw_lines = context["versions"], context["raw_lines"]
+        self._typed_count = context["typed"]
+        if self._raw_lines and any(line is not None for line in self._raw_lines):
+            self._as_dicts(context)  # typed entries back to dicts, as accept() stores them
+            self._typed_count = 0
+            self._raw_lines = [None] * len(self._records)
 
     def _load_failed(self, exc: TargetError, lines: list[int]) -> None:
         exc.failed_stream = self.stream_name  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import decimal
 import json
 
+import pytest
 from target_harness import Warehouse, record_msg, schema_msg, state_msg
 
 PROPS = {
@@ -113,3 +114,35 @@ def test_interleaved_streams_and_last_wins(warehouse: Warehouse) -> None:
         rows = warehouse.query(f'SELECT id, n FROM "{warehouse.default_schema}"."{stream}"')
         last = {f"k{i % 7}": i for i in picked}
         assert dict(rows) == last
+
+
+def test_direct_copy_meeting_an_existing_key_falls_back_to_the_merge(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key committed by someone else after the "all new?" check: the COPY into the
+    table hits the primary key, is rolled back to its savepoint, and the batch merges."""
+    if warehouse.kind != "postgres":
+        pytest.skip("PostgreSQL's direct COPY")
+    first = [schema_msg("s", PROPS)] + [record_msg("s", {"id": f"k{i}", "n": i}) for i in range(6)]
+    assert warehouse.run(first, batch_size_rows=3).error is None
+    import target_warehouse.backends.postgres as pg
+
+    monkeypatch.setattr(pg, "array_literal", lambda keys: "{}")  # the check sees nothing
+    second = [schema_msg("s", PROPS)] + [
+        record_msg("s", {"id": f"k{i}", "n": 100 + i}) for i in range(4, 9)
+    ]
+    result = warehouse.run(second, batch_size_rows=3)
+    assert result.error is None, result.error
+    rows = dict(warehouse.query('SELECT id, n FROM "public"."s"'))
+    assert rows == {**{f"k{i}": i for i in range(4)}, **{f"k{i}": 100 + i for i in range(4, 9)}}
+
+
+def test_upserts_across_runs_update_rows(warehouse: Warehouse) -> None:
+    for run in range(2):
+        messages = [schema_msg("s", PROPS)] + [
+            record_msg("s", {"id": f"k{i}", "n": run * 100 + i})
+            for i in range(run * 5, 10 + run * 5)
+        ]
+        assert warehouse.run(messages, batch_size_rows=4).error is None
+    rows = dict(warehouse.query(f'SELECT id, n FROM "{warehouse.default_schema}"."s"'))
+    assert rows == {**{f"k{i}": i for i in range(5)}, **{f"k{i}": 100 + i for i in range(5, 15)}}

@@ -73,6 +73,8 @@ def _memory_setting(value: str) -> str:
             f"duckdb_memory_limit must look like '256MB' or '2GB', not {value!r}"
         )
     return text
+
+
 _DECIMAL_LIMIT = 10**29  # DECIMAL(38,9) holds 29 integer digits; beyond that: TEXT
 
 

@@ -1,17 +1,16 @@
-"""PostgreSQL backend: COPY into a reused temp staging table, then one INSERT ... SELECT.
+"""PostgreSQL backend: COPY, and one set-based INSERT ... SELECT per flush when needed.
 
-Each flush is one transaction: TRUNCATE the session's staging table for this table shape
-(created once per connection), COPY the batch in, then
+Each flush is one transaction. A batch that only adds rows (no key twice in it and none
+already in the table, or no keys at all) is COPYed straight into the table. Any other
+batch is COPYed into the session's staging table for its table shape (created once per
+connection, truncated per flush) and merged with
 ``INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT (keys) DO UPDATE`` (upsert) or a
 plain INSERT (append). Target tables carry a PRIMARY KEY on the key columns.
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import hashlib
-import operator
 import re
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager, suppress
@@ -30,6 +29,7 @@ from target_warehouse.backends import (
     qualified,
     quote,
 )
+from target_warehouse.backends.pgcopy import array_literal, copy_batch, encode_rows, register
 from target_warehouse.errors import LoadError, WarehouseConnectionError, redact
 from target_warehouse.naming import MAX_IDENTIFIER_BYTES
 from target_warehouse.types import LogicalType
@@ -54,47 +54,11 @@ _FROM_SQL = {
     "text": LogicalType.TEXT,
     "jsonb": LogicalType.JSON,
 }
-_TEMPORAL = (LogicalType.TIMESTAMP, LogicalType.DATE, LogicalType.TIME)
-# Staging column types: JSON travels as text and is cast to jsonb by the INSERT (binary
-# COPY of jsonb would need a per-value Python dumper; the cast costs the server the same).
+# Staging column types: JSON travels as text and is cast to jsonb by the INSERT.
 _STAGE_TYPES = {**SQL_TYPES, LogicalType.JSON: "text"}
-_NONE = type(None)
-# Python types each staging column takes in binary COPY (psycopg's C dumpers). Anything
-# else (possible with validation off) sends the batch as text, for PostgreSQL to judge.
-_BINARY_OK: dict[LogicalType, frozenset[type]] = {
-    LogicalType.BOOLEAN: frozenset({bool, _NONE}),
-    LogicalType.INTEGER: frozenset({int, _NONE}),
-    LogicalType.NUMBER: frozenset({int, decimal.Decimal, _NONE}),
-    LogicalType.DATE: frozenset({datetime.date, _NONE}),
-    LogicalType.TIME: frozenset({datetime.time, _NONE}),
-    LogicalType.TIMESTAMP: frozenset({datetime.datetime, _NONE}),
-    LogicalType.TEXT: frozenset({str, _NONE}),
-    LogicalType.JSON: frozenset({str, _NONE}),
-}
-_UTC = datetime.UTC
-_tzinfo = operator.attrgetter("tzinfo")
-
-
-def _iso(values: list[Any]) -> list[Any]:
-    """Dates and times as ISO text: psycopg's text dumper takes ~10x longer per value."""
-    return [v if v is None or isinstance(v, str) else v.isoformat() for v in values]
-
-
-def _binary_column(values: list[Any], logical: LogicalType) -> list[Any] | None:
-    """The values as binary COPY takes them, or None when the batch must go as text."""
-    if not set(map(type, values)) <= _BINARY_OK[logical]:
-        return None
-    if logical is LogicalType.TIMESTAMP or logical is LogicalType.TIME:
-        zones = set(map(_tzinfo, filter(None, values)))
-        if None in zones:
-            if logical is LogicalType.TIME:
-                return None if len(zones) > 1 else values  # a time with an offset: text
-            # naive date-times are UTC (as the text path's session time zone reads them)
-            return [v.replace(tzinfo=_UTC) if v is not None and v.tzinfo is None else v
-                    for v in values]
-        if logical is LogicalType.TIME and zones:
-            return None
-    return values
+# Key column types for the "all keys new?" check of a direct COPY (see prepare_load).
+_KEY_ARRAYS = {LogicalType.TEXT: "text[]", LogicalType.INTEGER: "bigint[]"}
+_KEY_PYTHON = {LogicalType.TEXT: str, LogicalType.INTEGER: int}
 
 
 _URL_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
@@ -133,6 +97,7 @@ class PostgresBackend:
     def __init__(self, params: dict[str, Any]) -> None:
         self._password = params.get("password")
         self._stages: set[str] = set()  # staging tables created on this connection
+        self._went_direct: dict[str, bool] = {}  # table -> its last batch was COPYed in
         where = (
             f"PostgreSQL at {params.get('host', 'localhost')}:{params.get('port', 5432)}"
             f"/{params.get('dbname', '(default database)')}"
@@ -143,6 +108,7 @@ class PostgresBackend:
             )
             # Naive timestamps (no offset in the source) are read as UTC.
             self.conn.execute("SET TIME ZONE 'UTC'")
+            register(self.conn)
         except psycopg.Error as exc:
             user = params.get("user")
             who = f" as user {user!r}" if user else ""
@@ -259,39 +225,50 @@ class PostgresBackend:
         return self.prepare_load(batch)()
 
     def prepare_load(self, batch: Batch) -> Callable[[], int]:
-        """BEGIN and COPY the batch into staging now; the returned call merges and commits.
+        """The returned call loads the batch in one transaction (on the load thread).
 
-        The two halves are one transaction. The merge (INSERT ... ON CONFLICT) is where
-        the server spends most of a flush, and it is one statement: run on the load
-        thread, it overlaps with reading the next batch.
+        A batch whose keys are all distinct and none of them in the table yet (one
+        indexed lookup for the batch), or with no keys to upsert on, is COPYed straight
+        into the table: the same rows INSERT ... ON CONFLICT would write, for about half
+        the server's work. Otherwise, or if the COPY meets a key written meanwhile (a
+        unique violation, rolled back to a savepoint), the batch is COPYed into staging
+        and merged with one INSERT ... ON CONFLICT (upsert) or INSERT (append).
         """
         target = qualified(batch.schema, batch.table)
         where = f"{batch.schema}.{batch.table}"
-        cur = self.conn.cursor()
-        statements: list[str] = []
-        stage = None
-        try:
-            with self._errors(where):
-                cur.execute("BEGIN")
-                if batch.replace_all:
-                    cur.execute(f"DELETE FROM {target}")
-                if batch.size:
-                    stage = self._stage(cur, batch)
-                    if batch.hard_delete and batch.keys:
-                        statements.append(self._delete_sql(batch, target, stage))
-                    statements.append(self._write_sql(batch, target, stage))
-        except BaseException:
-            self._abort(cur)
-            raise
+        # Encoded here, on the main thread, for the path this table took last time.
+        direct = self._direct_ok(batch) and self._went_direct.get(target, True)
+        payload = (
+            encode_rows(
+                self.conn,
+                batch.columns,
+                batch.data,
+                SQL_TYPES if direct else _STAGE_TYPES,
+                ordinal=not direct,
+            )
+            if batch.size
+            else None
+        )
 
-        def finish() -> int:
+        def load() -> int:
+            cur = self.conn.cursor()
             written = 0
+            stage = None
             try:
                 with self._errors(where):
-                    for sql in statements:
-                        cur.execute(sql)
-                    if statements:
+                    cur.execute("BEGIN")
+                    if batch.replace_all:
+                        cur.execute(f"DELETE FROM {target}")
+                    done = direct and self._direct(cur, batch, target, payload)
+                    self._went_direct[target] = done
+                    if batch.size and not done:
+                        stage = self._stage(cur, batch, None if direct else payload)
+                        if batch.hard_delete and batch.keys:
+                            cur.execute(self._delete_sql(batch, target, stage))
+                        cur.execute(self._write_sql(batch, target, stage))
                         written = max(cur.rowcount, 0)
+                    elif batch.size:
+                        written = batch.size
                     cur.execute("COMMIT")
             except BaseException:
                 self._abort(cur)
@@ -301,7 +278,43 @@ class PostgresBackend:
                 self._stages.add(stage)  # committed: the staging table exists from now on
             return written
 
-        return finish
+        return load
+
+    @staticmethod
+    def _direct_ok(batch: Batch) -> bool:
+        """Could the batch go straight into the table (if its keys are new)?"""
+        if not batch.size or batch.hard_delete or len(batch.keys) > 1:
+            return False
+        if batch.keys:
+            key_type = next(c.type for c in batch.columns if c.name == batch.keys[0])
+            if key_type not in _KEY_ARRAYS:
+                return False
+            if set(map(type, batch.data[batch.keys[0]])) != {_KEY_PYTHON[key_type]}:
+                return False  # (validation off) values the column must cast: staging
+        return batch.keys_distinct()
+
+    def _direct(
+        self, cur: psycopg.Cursor, batch: Batch, target: str, payload: bytes | None
+    ) -> bool:
+        """COPY the batch into the table itself when it only adds rows; True if done."""
+        if batch.keys:
+            key_type = next(c.type for c in batch.columns if c.name == batch.keys[0])
+            array = _KEY_ARRAYS[key_type]
+            key = quote(batch.keys[0])
+            exists = cur.execute(
+                f"SELECT 1 FROM {target} WHERE {key} = ANY(%s::{array}) LIMIT 1",
+                [array_literal(batch.data[batch.keys[0]])],
+            ).fetchone()
+            if exists:
+                return False
+        names = ", ".join(quote(c.name) for c in batch.columns)
+        cur.execute("SAVEPOINT direct_copy")
+        try:
+            copy_batch(cur, target, names, batch.columns, batch.data, SQL_TYPES, None, payload)
+        except psycopg.errors.UniqueViolation:  # a key committed by another session
+            cur.execute("ROLLBACK TO SAVEPOINT direct_copy")
+            return False
+        return True
 
     @contextmanager
     def _errors(self, where: str):  # type: ignore[no-untyped-def]
@@ -320,7 +333,7 @@ class PostgresBackend:
             cur.close()
             self.conn.execute("ROLLBACK")
 
-    def _stage(self, cur: psycopg.Cursor, batch: Batch) -> str:
+    def _stage(self, cur: psycopg.Cursor, batch: Batch, payload: bytes | None) -> str:
         """COPY the batch into this table shape's staging table; return its quoted name."""
         defs = [f"{quote(c.name)} {_STAGE_TYPES[c.type]}" for c in batch.columns]
         defs.append(f"{quote(STAGE_ROW)} bigint")
@@ -332,28 +345,8 @@ class PostgresBackend:
             # back with a failed flush, hence IF NOT EXISTS and the set filled after commit)
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({', '.join(defs)})")
             cur.execute(f"TRUNCATE {stage}")
-        names = ", ".join(quote(c.name) for c in batch.columns)
-        sql = f"COPY {stage} ({names}, {quote(STAGE_ROW)}) FROM STDIN"
-        binary = [_binary_column(batch.data[c.name], c.type) for c in batch.columns]
-        if all(column is not None for column in binary):
-            # Binary COPY: psycopg's C dumpers, no text formatting or parsing of values
-            # (numbers exact, date-times as instants, strings byte for byte).
-            with cur.copy(sql + " (FORMAT BINARY)") as copy:
-                copy.set_types([_STAGE_TYPES[c.type] for c in batch.columns] + ["int8"])
-                write_row = copy.write_row
-                for row in zip(*binary, range(batch.size), strict=True):
-                    write_row(row)
-            return stage
-        columns = [
-            _iso(batch.data[c.name]) if c.type in _TEMPORAL else batch.data[c.name]
-            for c in batch.columns
-        ]
-        # Text COPY: PostgreSQL parses each value for its column type, so ints may go
-        # into numeric and naive datetimes into timestamptz (session time zone UTC).
-        with cur.copy(sql) as copy:
-            write_row = copy.write_row
-            for row in zip(*columns, range(batch.size), strict=True):
-                write_row(row)
+        names = ", ".join([*(quote(c.name) for c in batch.columns), quote(STAGE_ROW)])
+        copy_batch(cur, stage, names, batch.columns, batch.data, _STAGE_TYPES, batch.size, payload)
         return stage
 
     @staticmethod
