@@ -68,7 +68,8 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "duckdb_memory_limit",
         th.StringType,
         description="DuckDB's memory_limit (e.g. '256MB', '2GB'): the most memory DuckDB "
-        "keeps for data before spilling to a temporary file next to the database.",
+        "keeps for data before spilling to a temporary file next to the database "
+        "(default 128MB).",
     ),
     th.Property(
         "invalid_datetime",

@@ -46,6 +46,10 @@ _from_timestamp = datetime.datetime.fromtimestamp
 
 
 class WarehouseSink(BatchSink):
+    # Rows per batch unless batch_size_rows says otherwise: two batches are in memory at
+    # once (one loading, one being read); 5000 keeps that small and the pipeline busy.
+    MAX_SIZE_DEFAULT = 5000
+
     def __init__(
         self,
         target: TargetWarehouse,

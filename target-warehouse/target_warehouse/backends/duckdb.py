@@ -62,6 +62,10 @@ _ARROW = {
     LogicalType.TIMESTAMP: pa.timestamp("us", tz="UTC"),  # naive datetimes count as UTC
 }
 _counter = itertools.count()
+# Arrow's default allocator (jemalloc/mimalloc) keeps freed batches' memory mapped;
+# the system allocator returns it, so peak RSS stays about one batch's worth.
+with contextlib.suppress(pa.ArrowException):
+    pa.set_memory_pool(pa.system_memory_pool())
 CHECKPOINT_ROWS = 122_880  # one DuckDB row group
 
 
