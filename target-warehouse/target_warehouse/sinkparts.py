@@ -1,0 +1,90 @@
+"""The parts of WarehouseSink for typed records (fastdecode.py) and for converting a batch
+while the previous one loads (a failed load puts the batch back in the buffers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from target_warehouse.fastdecode import materialize
+from target_warehouse.types import LogicalType
+
+
+class TypedBatches:
+    """Mixed into WarehouseSink; uses its buffers (see WarehouseSink._reset_buffers)."""
+
+    _records: list[Any]
+    _lines: list[int]
+    _raw_lines: list[bytes | None]
+    _extracted: list[Any]
+    _received: list[float]
+    _versions: list[Any]
+    _typed_count: int
+    _metadata: bool
+    _limit: int
+    _all_keys: tuple[str, ...]
+    first_pending_line: int | None
+    typed: Any
+    columns: list[Any]
+    _target: Any
+
+    def accept_typed(self, envelope: Any, raw: bytes, line: int, received: float) -> bool:
+        """accept() for a line the typed decoder took (checked per batch, see fastdecode)."""
+        if self.first_pending_line is None:
+            self.first_pending_line = line
+        self._records.append(envelope)
+        self._lines.append(line)
+        self._raw_lines.append(raw)
+        if self._metadata:
+            self._extracted.append(envelope.time_extracted)
+            self._received.append(received)
+            self._versions.append(envelope.version)
+        self._typed_count += 1
+        self._total_records_read += 1
+        size = self._batch_records_read = self._batch_records_read + 1
+        return size >= self._limit
+
+    def _typed_columns(
+        self, context: dict, raw_json: bool, encoded: set[str]
+    ) -> dict[str, list[Any]] | None:
+        """A batch of typed records, column-wise, when every check of it is sure."""
+        records = context["records"]
+        if self.typed is None or context.get("typed") != len(records):
+            return None
+        json_props = {c.source for c in self.columns if c.schema_type is LogicalType.JSON}
+        raw = self.typed.columns(records, json_props if raw_json else set(), encoded)
+        if raw is None or not all(None not in raw[key] for key in self._all_keys):
+            return None  # not sure: the record-by-record path finds the first bad one
+        return raw
+
+    def _as_dicts(self, context: dict) -> list[dict]:
+        """The batch's records as dicts (typed ones decoded again from their lines)."""
+        records: list[Any] = context["records"]
+        if not context.get("typed"):
+            return records
+        for i, line in enumerate(context["raw_lines"]):
+            if line is not None:
+                records[i], extracted, version = materialize(line)
+                if self._metadata:
+                    context["extracted"][i], context["versions"][i] = extracted, version
+        return records
+
+    def _settle(self, saved: dict) -> None:
+        """Wait for the load in flight; if it failed, put this batch back and raise."""
+        try:
+            self._target.pipeline.wait()
+        except BaseException:
+            self._put_back(saved)
+            raise
+
+    def _put_back(self, context: dict) -> None:
+        """The previous load failed: this batch stays buffered (and unsaved), as it was."""
+        if self._records:  # pragma: no cover - nothing is read between drain and load
+            return
+        self._records, self._lines = context["records"], context["lines"]
+        self._extracted, self._received = context["extracted"], context["received"]
+        self._versions, self._raw_lines = context["versions"], context["raw_lines"]
+        self._typed_count = context["typed"]
+        if self._raw_lines and any(line is not None for line in self._raw_lines):
+            self._as_dicts(context)  # typed entries back to dicts, as accept() stores them
+            self._typed_count = 0
+            self._raw_lines = [None] * len(self._records)
