@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .fakedata import rand_chars
 from .stripe_access import Access, date_header
+from .stripe_embedded import include_sources, served_body
 from .stripe_faults import STRIPE_FAULTS
 from .stripe_objects import API_VERSION
 from .stripe_resources import (
@@ -107,8 +108,9 @@ class StripeAPI:
         try:
             self.access.check(key, path[len(self.prefix):], mask_key(key), self.account)
             params = parse_qsl(query, keep_blank_values=True)
-            body = self._route(method, path, params)
+            body = served_body(self._route(method, path, params))
             expand = [v for k, v in params if re.fullmatch(r"expand\[\d*\]", k) and v]
+            body, expand = include_sources(body, expand, self._sources_of)
             if expand:
                 body = self.access.expand(body, expand, self._lookup)
         except StripeError as exc:
@@ -149,6 +151,13 @@ class StripeAPI:
             if parts[0] == "customers" and parts[2] in ("sources", "payment_methods"):
                 return self._customer_child(parts[1], parts[2], parts[3:], params)
         raise StripeError(404, NOT_FOUND.format(method=method, path=path))
+
+    def _sources_of(self, customer_id: str) -> list[Obj]:
+        """A customer's legacy sources (cards, bank accounts), newest first."""
+        src = self.world.sources[SOURCE]
+        assert isinstance(src, StripeSource)
+        with self.world.lock:
+            return [o for o in reversed(src.legacy.values()) if o["customer"] == customer_id]
 
     def _lookup(self, name: str, obj_id: str) -> Obj | None:
         """The object an id points at, for expand[] (None if it is not in the account)."""

@@ -67,6 +67,35 @@ class Actions:
         self.core_save("invoices", "update", new, "invoice.finalized", old, automatic=True)
         return new
 
+    def invoices_add_lines(self, obj_id: str | None) -> Obj:
+        """Fifteen one-off lines (and their invoice items) on a draft invoice: more than the
+        10 that an invoice's embedded `lines` list carries."""
+        old = self.pick("invoices", obj_id, lambda i: i["status"] == "draft", "a draft")
+        products = self.rel.coll("products")
+        prices = [p for p in self.rel.coll("prices").newest_first()
+                  if p["type"] == "one_time" and p["currency"] == old["currency"]
+                  and p["product"] in products]
+        if not prices:
+            raise ValueError(f"invoices: no one-time {old['currency']} price to add lines from")
+        lines = []
+        for n in range(15):
+            price = prices[n % len(prices)]
+            name = products.get(price["product"])["name"]  # type: ignore[index]
+            spec = (price, name, 1 + n % 3, None, (self.t, self.t))
+            lines.append(self.src.f._line(old["id"], old["currency"], spec, None))
+        added = sum(line["amount"] for line in lines)
+        total = old["total"] + added
+        new = dict(old, lines=dict(old["lines"], data=[*old["lines"]["data"], *lines]),
+                   amount_due=total, amount_remaining=total, subtotal=total,
+                   subtotal_excluding_tax=total, total=total, total_excluding_tax=total)
+        self.core_save("invoices", "update", new, "invoice.updated", old)
+        for line in lines:
+            details = line["parent"]["invoice_item_details"]
+            item = self.src.ext.invoice_item(details["invoice_item"], line, old["customer"],
+                                             old["id"], self.t)
+            self.rel.save(self.t, "invoice_items", "create", item, "invoiceitem.created")
+        return new
+
     def invoices_pay(self, obj_id: str | None) -> Obj:
         old = self.pick("invoices", obj_id, lambda i: i["status"] == "open", "open")
         new = self.src.f.pay(old, self.t)

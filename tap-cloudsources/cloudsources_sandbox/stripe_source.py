@@ -53,10 +53,11 @@ class StripeSource:
              factory: BillingFactory | None = None) -> None:
         """Log a change and the Stripe event that announces it (some rendered as Stripe renders
         a few payloads: an older API version, or without an expandable field)."""
+        from .stripe_embedded import served
         from .stripe_events import render_variant
 
         world.record(SOURCE, collection, kind, obj, t, previous)
-        event = (factory or self.f).event(t, type_, obj, previous, automatic)
+        event = (factory or self.f).event(t, type_, served(obj), previous, automatic)
         world.collection(SOURCE, "events").put(render_variant(event))
 
     def mutate(self, world: World, rng: random.Random, plan: Plan) -> ChangeSet:

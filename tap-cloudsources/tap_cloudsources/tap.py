@@ -141,8 +141,10 @@ class TapCloudSources(Tap):
             on_kill=self._kill,
         )
         self.client = self.build_client(on_progress=self.watchdog.beat)
-        collections = [s for s in self.streams.values()
-                       if isinstance(s, CloudSourcesStream) and s.selected]
+        # A child collection's own turn comes after its parent, which feeds it.
+        collections = sorted((s for s in self.streams.values()
+                              if isinstance(s, CloudSourcesStream) and s.selected),
+                             key=lambda s: getattr(s, "parent_name", None) is not None)
         for stream in collections:
             self.report.meter(stream.name)
         status = error = None

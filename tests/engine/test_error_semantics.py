@@ -8,12 +8,13 @@ import signal
 import subprocess
 import time
 
+from tap_cloudsources.sources.stripe.streams import CHILDREN as STRIPE_CHILDREN
 from tap_cloudsources.sources.stripe.streams import COLLECTIONS as STRIPE_COLLECTIONS
 from taprun import KEY, TAP, run_tap, tap_config
 from warehouse_reader import mismatches, read_duckdb
 
 COLLECTIONS = [*(c.name for c in STRIPE_COLLECTIONS), "events"]
-TOTAL = len(COLLECTIONS)
+TOTAL = len(COLLECTIONS) + len(STRIPE_CHILDREN)
 
 
 def test_revoked_key_stops_the_run_at_its_first_request(admin, tmp_path):

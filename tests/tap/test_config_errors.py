@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tap_cloudsources.sources.stripe.streams import CHILDREN as STRIPE_CHILDREN
 from tap_cloudsources.sources.stripe.streams import COLLECTIONS as STRIPE_COLLECTIONS
 
 TAP = str(Path(sys.executable).parent / "tap-cloudsources")
@@ -89,7 +90,10 @@ def test_about_and_discover_need_no_network(tmp_path):
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     runs = streams.pop("_sync_runs")
     assert runs["key_properties"] == ["run_id"]
-    assert sorted(streams) == sorted([*(c.name for c in STRIPE_COLLECTIONS), "events"])
+    assert sorted(streams) == sorted([*(c.name for c in STRIPE_COLLECTIONS),
+                                      *(c.name for c in STRIPE_CHILDREN), "events"])
     assert all(s["key_properties"] == ["id"] for s in streams.values())
-    assert {name: s["replication_key"] for name, s in streams.items()} == {
-        **{c.name: c.replication_key for c in STRIPE_COLLECTIONS}, "events": "created"}
+    # A child collection (invoice lines, cards…) has no bookmark of its own: its parent's.
+    assert {name: s.get("replication_key") for name, s in streams.items()} == {
+        **{c.name: c.replication_key for c in STRIPE_COLLECTIONS}, "events": "created",
+        **{c.name: None for c in STRIPE_CHILDREN}}

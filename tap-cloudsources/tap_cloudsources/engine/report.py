@@ -44,7 +44,8 @@ class CollectionMeter:
 
     def start(self) -> None:
         self.status = "running"
-        self.started = self._last_progress = time.monotonic()
+        if self.started is None:  # a child collection starts with its parent, then again
+            self.started = self._last_progress = time.monotonic()
 
     def finish(self, error: str | None = None) -> None:
         self.ended = time.monotonic()
@@ -129,15 +130,16 @@ class RunReport:
 
     def print_summary(self, stream: TextIO = sys.stderr) -> None:
         seconds = time.monotonic() - self._started
+        width = max([28, *(len(name) + 2 for name in self.collections)])
         lines = [
             f"cloudsources run {self.run_id[:12]} · {self.source} · {self.status}"
             f" (exit {self.exit_code}) in {seconds:.1f}s",
-            f"  {'collection':<28}{'status':<9}{'records':>9}{'calls':>7}{'retries':>9}"
+            f"  {'collection':<{width}}{'status':<9}{'records':>9}{'calls':>7}{'retries':>9}"
             f"{'seconds':>9}  error",
         ]
         for m in self.collections.values():
             lines.append(
-                f"  {m.name:<28}{m.status:<9}{m.records:>9}{m.calls:>7}{m.retries:>9}"
+                f"  {m.name:<{width}}{m.status:<9}{m.records:>9}{m.calls:>7}{m.retries:>9}"
                 f"{m.seconds:>9.1f}  {m.error or ''}"
             )
         if self.error:

@@ -18,10 +18,11 @@ import requests
 from tap_cloudsources.client import CloudSourcesStream
 from tap_cloudsources.engine.errors import DEFAULT_STATUS_TABLE, ErrorPolicy, Outcome
 from tap_cloudsources.engine.pagination import BoundaryDeduper, LoopGuard
-from tap_cloudsources.errors import APIError
+from tap_cloudsources.errors import APIError, CollectionError
 
 if t.TYPE_CHECKING:
     from tap_cloudsources.engine.report import CollectionMeter
+    from tap_cloudsources.sources.stripe.children import StripeChildStream
     from tap_cloudsources.sources.stripe.events import Change, StripeEventFeed
 
 PAGE_SIZE = 100  # Stripe's maximum `limit`: the fewest calls per collection.
@@ -95,7 +96,7 @@ class StripeStream(CloudSourcesStream):
             "type": ["null", "string"], "format": "date-time",
             "description": "When Stripe deleted the object (Singer's soft-delete column)."}
         for column, source in cls.foreign_keys.items():
-            if source in schema["properties"]:
+            if source.split(".")[0] in schema["properties"]:
                 schema["properties"][column] = {
                     "type": ["null", "string"], "description": f"Segment's name for `{source}`."}
         return schema
@@ -105,7 +106,9 @@ class StripeStream(CloudSourcesStream):
         target can soft- or hard-delete the row by convention)."""
         for column, source in self.foreign_keys.items():
             if column in self._known_properties:
-                value = record.get(source)
+                value: t.Any = record
+                for part in source.split("."):  # "source.coupon": a field of a nested object
+                    value = value.get(part) if isinstance(value, dict) else None
                 record[column] = value.get("id") if isinstance(value, dict) else value
         record["is_deleted"] = deleted_at is not None
         if deleted_at is not None:
@@ -122,16 +125,55 @@ class StripeStream(CloudSourcesStream):
 
     def read(self, meter: CollectionMeter) -> Iterator[dict]:
         feed = self.feed
+        full_pass = True
         if feed is not None and feed.follows(self):
-            yield from self.read_changes(feed, meter)
+            records = self.read_changes(feed, meter)
+            full_pass = False
         elif feed is not None and self.quiet_without_events(feed):
-            pass  # nothing happened in the account: no money moved, nothing new to list
+            records = iter(())  # nothing happened in the account: no money moved
         else:
-            for record in self.read_list(meter, full=feed is not None and self.name in feed.relist):
-                yield self.with_segment_fields(record)
+            full = feed is not None and self.name in feed.relist
+            records = map(self.with_segment_fields, self.read_list(meter, full=full))
+        yield from self._with_children(records, full_pass=full_pass)
         if feed is not None and feed.changes is not None:
             # Changes from this cursor on are read from the feed next time.
             self.stream_state["changes_since"] = feed.cursor
+
+    @property
+    def children(self) -> list[StripeChildStream]:
+        """Selected child collections read from this collection's objects."""
+        return [s for s in self._tap.streams.values()
+                if getattr(s, "parent_name", None) == self.name and s.selected]
+
+    @property
+    def wanted(self) -> bool:
+        """Read in this run: selected, or the parent of a selected child."""
+        return self.selected or bool(self.children)
+
+    def _with_children(self, records: Iterator[dict], *, full_pass: bool) -> Iterator[dict]:
+        children = self.children
+        for child in children:
+            child.start_with_parent()
+        for record in records:
+            if not children:
+                yield record
+                continue
+            found = []
+            for child in list(children):
+                try:
+                    found.append((child, child.rows_of(record, full_pass=full_pass,
+                                                       stale=self._from_payload)))
+                except CollectionError as exc:
+                    child.fail_with_parent(exc, record["id"])  # the child fails; the parent goes on
+                    children.remove(child)
+            yield record  # the parent's row first, then its children's
+            for child, rows in found:
+                child.emit_with_parent(record, rows, self._change_time)
+
+    # The change being emitted in events mode: its time, and whether the record is the
+    # event's payload (which may lack fields) rather than a fresh read.
+    _change_time: int | None = None
+    _from_payload: bool = False
 
     def quiet_without_events(self, feed: StripeEventFeed) -> bool:
         """A collection Stripe sends no events for (balance transactions) still appears only
@@ -144,11 +186,12 @@ class StripeStream(CloudSourcesStream):
 
     def read_changes(self, feed: StripeEventFeed, meter: CollectionMeter) -> Iterator[dict]:
         for object_id, change in (feed.changes or {}).get(self.name, {}).items():
-            record = change.record
+            record, self._from_payload = change.record, True
             if not change.deleted and self.needs_hydration(change, feed):
-                record = self.retrieve(object_id, meter)
+                record, self._from_payload = self.retrieve(object_id, meter), False
                 if record is None:  # deleted since the event
-                    record, change.deleted = change.record, True
+                    record, change.deleted, self._from_payload = change.record, True, True
+            self._change_time = change.created
             deleted_at = (change.created or 0) if change.deleted else None
             yield self.with_segment_fields(dict(record), deleted_at=deleted_at)
 
@@ -164,14 +207,18 @@ class StripeStream(CloudSourcesStream):
         return frozenset({"is_deleted", "_sdc_deleted_at", *self.foreign_keys})
 
     def retrieve(self, object_id: str, meter: CollectionMeter) -> dict | None:
+        return self.retrieve_at(f"{self.path}/{object_id}", meter)
+
+    def retrieve_at(self, path: str, meter: CollectionMeter) -> dict | None:
         try:
-            return self.client.get_json(f"{self.path}/{object_id}", None, meter)
+            return self.client.get_json(path, None, meter)
         except APIError as exc:
             if "(HTTP 404)" in str(exc):
                 return None
             raise
 
     def read_list(self, meter: CollectionMeter, *, full: bool = False) -> Iterator[dict]:
+        self._change_time, self._from_payload = None, False
         state = self.stream_state
         if full:
             for key in ("replication_key_value", "boundary_ids", "resume"):
@@ -184,6 +231,8 @@ class StripeStream(CloudSourcesStream):
         # that the last run already emitted are skipped by id.
         seen_at_lower = set(state.get("boundary_ids", [])) if lower == bookmark else set()
         params: dict[str, t.Any] = {"limit": PAGE_SIZE, **self.list_params}
+        expand = sorted({c.parent_expand for c in self.children if c.parent_expand})
+        params.update({f"expand[{i}]": path for i, path in enumerate(expand)})
         if lower is not None:
             params["created[gte]"] = lower
         if resume:

@@ -56,7 +56,7 @@ class StripeEventFeed:
         self.events_stream: StripeStream = tap.streams["events"]
         self.objects: list[StripeStream] = [
             s for s in tap.streams.values()
-            if getattr(s, "source", None) == "stripe" and s.name != "events" and s.selected
+            if getattr(s, "source", None) == "stripe" and s.name != "events" and s.wanted
         ]
         self.events: list[dict] | None = None  # what the events collection emits this run
         self.changes: dict[str, dict[str, Change]] | None = None  # None: no usable feed

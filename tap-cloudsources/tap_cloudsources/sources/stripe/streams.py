@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tap_cloudsources.sources.stripe.children import FeeDetailsStream, StripeChildStream
 from tap_cloudsources.sources.stripe.client import StripeEventsStream, StripeStream
 
 
@@ -62,6 +63,87 @@ COLLECTIONS = [
 ]
 
 
+@dataclass(frozen=True)
+class ChildCollection:
+    """Rows inside another collection's objects (see children.py)."""
+
+    name: str
+    parent: str
+    field: str  # where the parent holds them
+    object_type: str | None = None  # the rows' Stripe `object`
+    has_events: bool = False  # Stripe sends events for them: they route here
+    foreign_keys: dict[str, str] = field(default_factory=dict)
+    more_path: str | None = None  # pages past the parent's embedded first page
+    parent_key: str | None = None  # the row's field holding the parent's id
+    only_object: str | None = None
+    parent_expand: str | None = None
+    fetch_per_parent: bool = False
+    from_changed_parents: bool = True
+    retrieve_path: str | None = None
+    base: type[StripeChildStream] = StripeChildStream
+
+
+_SOURCES = "/v1/customers/{parent}/sources"
+_SOURCE = "/v1/customers/{customer}/sources/{id}"
+CHILDREN = [
+    ChildCollection("invoice_lines", "invoices", "lines", "line_item",
+                    foreign_keys={"invoice_id": "invoice", "subscription_id": "subscription"},
+                    more_path="/v1/invoices/{parent}/lines", parent_key="invoice"),
+    ChildCollection("subscription_items", "subscriptions", "items", "subscription_item",
+                    foreign_keys={"subscription_id": "subscription", "price_id": "price",
+                                  "plan_id": "plan"},
+                    more_path="/v1/subscription_items?subscription={parent}",
+                    parent_key="subscription"),
+    ChildCollection("transfer_reversals", "transfers", "reversals", "transfer_reversal",
+                    foreign_keys={"transfer_id": "transfer",
+                                  "balance_transaction_id": "balance_transaction"},
+                    more_path="/v1/transfers/{parent}/reversals", parent_key="transfer"),
+    ChildCollection("application_fee_refunds", "application_fees", "refunds", "fee_refund",
+                    has_events=True,
+                    foreign_keys={"fee_id": "fee",
+                                  "balance_transaction_id": "balance_transaction"},
+                    more_path="/v1/application_fees/{parent}/refunds", parent_key="fee",
+                    retrieve_path="/v1/application_fees/{fee}/refunds/{id}"),
+    ChildCollection("balance_transaction_fee_details", "balance_transactions", "fee_details",
+                    base=FeeDetailsStream),
+    # Legacy sources are left out of customers unless expanded (API version 2020-08-27).
+    ChildCollection("cards", "customers", "sources", "card", has_events=True,
+                    foreign_keys={"customer_id": "customer"}, more_path=_SOURCES,
+                    parent_key="customer", only_object="card", parent_expand="data.sources",
+                    from_changed_parents=False, retrieve_path=_SOURCE),
+    ChildCollection("bank_accounts", "customers", "sources", "bank_account", has_events=True,
+                    foreign_keys={"customer_id": "customer"}, more_path=_SOURCES,
+                    parent_key="customer", only_object="bank_account",
+                    parent_expand="data.sources", from_changed_parents=False,
+                    retrieve_path=_SOURCE),
+    # Not embedded in customers at all: Stripe lists them only per customer, so a full pass
+    # costs one request per customer; events carry them after.
+    ChildCollection("payment_methods", "customers", "payment_methods", "payment_method",
+                    has_events=True, foreign_keys={"customer_id": "customer"},
+                    more_path="/v1/customers/{parent}/payment_methods", parent_key="customer",
+                    fetch_per_parent=True, from_changed_parents=False,
+                    retrieve_path="/v1/payment_methods/{id}"),
+    ChildCollection("discounts", "customers", "discount", "discount", has_events=True,
+                    foreign_keys={"customer_id": "customer", "subscription_id": "subscription",
+                                  "invoice_id": "invoice", "coupon_id": "source.coupon"},
+                    parent_key="customer"),
+]
+
+
+def _child_class(spec: ChildCollection) -> type[StripeChildStream]:
+    title = "".join(part.title() for part in spec.name.split("_"))
+    return type(f"{title}Stream", (spec.base,), {
+        "name": spec.name, "path": f"/v1/{spec.name}", "object_type": spec.object_type,
+        "has_events": spec.has_events, "parent_name": spec.parent,
+        "field": spec.field, "foreign_keys": dict(spec.foreign_keys),
+        "more_path": spec.more_path, "parent_key": spec.parent_key,
+        "only_object": spec.only_object, "parent_expand": spec.parent_expand,
+        "fetch_per_parent": spec.fetch_per_parent,
+        "from_changed_parents": spec.from_changed_parents,
+        "retrieve_path": spec.retrieve_path, "__module__": __name__,
+    })
+
+
 def _stream_class(spec: Collection) -> type[StripeStream]:
     title = "".join(part.title() for part in spec.name.split("_"))
     return type(f"{title}Stream", (StripeStream,), {
@@ -76,4 +158,5 @@ def _stream_class(spec: Collection) -> type[StripeStream]:
     })
 
 
-STREAMS: list[type[StripeStream]] = [*map(_stream_class, COLLECTIONS), StripeEventsStream]
+STREAMS: list[type[StripeStream]] = [*map(_stream_class, COLLECTIONS),
+                                     *map(_child_class, CHILDREN), StripeEventsStream]
