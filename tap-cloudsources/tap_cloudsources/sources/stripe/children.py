@@ -138,13 +138,11 @@ class StripeChildStream(StripeStream):
             guard.check(cursor)
 
     def _lacks_fields(self, rows: list[dict]) -> bool:
-        wanted = self._known_properties - self._added_properties
+        """Rows embedded in a stale parent payload that miss fields (the parent's id aside,
+        which the parent supplies). A child's own event payload is judged by
+        `needs_hydration`, where a missing parent id does count: it is a real field."""
+        wanted = self._known_properties - self._added_properties - {self.parent_key}
         return any(wanted - row.keys() for row in rows)
-
-    @property
-    def _added_properties(self) -> frozenset[str]:  # type: ignore[override]
-        added = super()._added_properties
-        return added | {self.parent_key} if self.parent_key else added
 
     # -- its own turn ----------------------------------------------------------------------
 
