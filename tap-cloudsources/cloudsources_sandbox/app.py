@@ -193,6 +193,7 @@ class Sandbox:
         return Response(200, self.faults.snapshot())
 
     def _truth(self, source: str, name: str) -> Response:
+        name = TRUTH_ALIASES.get((source, name), name)
         with self.world.lock:
             coll = self.world.collections(source).get(name)
             src = self.world.sources.get(source)
@@ -207,6 +208,11 @@ class Sandbox:
                 horizon = self.world.clock - EVENT_RETENTION
                 data = [e for e in data if e["created"] >= horizon]
         return Response(200, {"collection": name, "count": len(data), "data": data})
+
+
+# Segment's collection names that differ from the resource's: the retired Orders API's
+# shipping methods are served as shipping rates.
+TRUTH_ALIASES = {("stripe", "order_shipping_methods"): "shipping_rates"}
 
 
 def build_sandbox(seed: int = 1, scale: float = 1.0) -> Sandbox:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .stripe_changes import Changer
 from .stripe_extra_changes import Related
+from .stripe_shipping import SHIPPING_RATES, shipping_rate
 from .stripe_source import SOURCE, StripeSource
 from .world import Change, Obj, World
 
@@ -94,6 +95,20 @@ class Actions:
             item = self.src.ext.invoice_item(details["invoice_item"], line, old["customer"],
                                              old["id"], self.t)
             self.rel.save(self.t, "invoice_items", "create", item, "invoiceitem.created")
+        return new
+
+    def shipping_rates_create(self, obj_id: str | None) -> Obj:
+        """A new shipping rate (Stripe sends no event for it)."""
+        spec = self.rel.rng.choice(SHIPPING_RATES)
+        new = shipping_rate(self.rel.rng, self.t, (f"{spec[0]} (new)", *spec[1:]))
+        self.rel.save(self.t, "shipping_rates", "create", new, None)
+        return new
+
+    def shipping_rates_deactivate(self, obj_id: str | None) -> Obj:
+        """An active shipping rate archived (no event either)."""
+        old = self.pick("shipping_rates", obj_id, lambda s: s["active"], "active")
+        new = dict(old, active=False)
+        self.rel.save(self.t, "shipping_rates", "update", new, None, old)
         return new
 
     def invoices_pay(self, obj_id: str | None) -> Obj:

@@ -23,6 +23,7 @@ STORES = {
     "refunds": "created", "disputes": "created", "coupons": "created", "tax_rates": "created",
     "invoice_items": "date", "transfers": "created", "transfer_reversals": "created",
     "application_fees": "created", "application_fee_refunds": "created", "accounts": "created",
+    "shipping_rates": "created",  # seeded by stripe_shipping.py
 }
 
 

@@ -68,6 +68,10 @@ def _is_none(field: str) -> Callable[[str, str], Callable[[Obj], bool]]:
     return build
 
 
+def _fixed_currency(value: str, param: str) -> Callable[[Obj], bool]:
+    return lambda o: (o.get("fixed_amount") or {}).get("currency") == value
+
+
 # Equality filters each list endpoint understands (other parameters are ignored).
 FILTERS: dict[str, dict[str, Callable[[str, str], Callable[[Obj], bool]]]] = {
     "customers": {"email": _equals("email")},
@@ -110,6 +114,8 @@ RESOURCES: dict[str, Resource] = {
     "application_fees": Resource("application_fees", "application_fee",
                                  {"charge": _equals("charge")}),
     "accounts": Resource("accounts", "account"),
+    "shipping_rates": Resource("shipping_rates", "shipping_rate",
+                               {"active": _flag("active"), "currency": _fixed_currency}),
     "subscription_items": Resource("subscriptions", "subscription_item", created=False),
 }
 # /v1/<parent>/<id>/<child>: the embedded list that serves it, and the child's singular name.

@@ -13,6 +13,7 @@ from .fakedata import NOTES
 from .stripe_billing import BillingFactory, LineSpec, add_interval
 from .stripe_extra_objects import ExtraFactory
 from .stripe_extra_seed import populate_extra
+from .stripe_shipping import seed_shipping_rates
 from .world import DAY, ChangeSet, Obj, Plan, World
 
 SOURCE = "stripe"
@@ -225,6 +226,7 @@ class StripeSource:
             self._seed_events(now, products, prices, customers, subs, invoices, charges))
         self.ext = ExtraFactory(world.rng(SOURCE, "seed-extra"), f)
         self.legacy = {o["id"]: o for o in populate_extra(world, self.ext)}
+        seed_shipping_rates(world)
 
     def _seed_subscription(
         self, rng: random.Random, t: int, customer: Obj, items: list[tuple[Obj, int]], now: int,

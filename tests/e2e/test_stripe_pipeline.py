@@ -15,9 +15,10 @@ from warehouse_reader import mismatches, read_duckdb, read_postgres
 # so update capture through events cannot see them until the object changes again.
 SILENT_FIELDS = frozenset({"next_invoice_sequence"})
 COLLECTIONS = [c.name for c in STRIPE_COLLECTIONS]
-# Child collections the sandbox keeps a truth of (fee details are checked in
-# tests/sources/test_stripe_children.py, from their balance transactions).
-CHILDREN = [c.name for c in STRIPE_CHILDREN if c.name != "balance_transaction_fee_details"]
+# Child collections the sandbox keeps a truth of (fee details and the SKUs derived from prices
+# are checked in tests/sources/test_stripe_children.py, from their parents' truth).
+CHILDREN = [c.name for c in STRIPE_CHILDREN
+            if c.name not in ("balance_transaction_fee_details", "skus")]
 CHILD_SPECS = {c.name: c for c in STRIPE_CHILDREN}
 
 

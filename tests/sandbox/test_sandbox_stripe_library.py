@@ -86,7 +86,8 @@ def test_bad_key_raises_authentication_error(srv):
 
 # Every further collection, listed through the library's own services.
 TOP_LEVEL = ["payment_intents", "refunds", "disputes", "balance_transactions", "coupons",
-             "plans", "tax_rates", "invoice_items", "transfers", "application_fees", "accounts"]
+             "plans", "tax_rates", "invoice_items", "transfers", "application_fees", "accounts",
+             "shipping_rates"]
 
 
 @pytest.mark.parametrize("name", TOP_LEVEL)

@@ -13,6 +13,7 @@ from taprun import run_tap, tap_config
 from warehouse_reader import mismatches, read_duckdb
 
 FAST = {"max_requests_per_second": 1000}  # the sandbox has no rate limit unless asked
+DERIVED = ("balance_transaction_fee_details", "skus")  # no truth of their own: from parents
 
 
 def pages(n: int) -> int:
@@ -31,6 +32,14 @@ def expected_fee_details(admin) -> list[dict]:
     return [{**fee, "id": f"{txn['id']}-{n}", "balance_transaction_id": txn["id"]}
             for txn in admin.truth("balance_transactions")
             for n, fee in enumerate(txn["fee_details"])]
+
+
+def expected_skus(admin) -> list[dict]:
+    """Retired SKUs, as their current equivalent: one per one-time price."""
+    return [{"id": p["id"], "object": "sku", "active": p["active"], "price": p["unit_amount"],
+             "currency": p["currency"], "product": p["product"], "product_id": p["product"],
+             "metadata": p["metadata"], "created": p["created"], "attributes": {}}
+            for p in admin.truth("prices") if p["type"] == "one_time"]
 
 
 def test_first_sync_costs_each_list_page_plus_only_the_child_pages(admin, tmp_path):
@@ -66,7 +75,7 @@ def test_every_child_collection_equals_the_source_after_first_and_second_sync(
     warehouse = {"path": str(tmp_path / "w.duckdb")}
     first = pipeline(tap_config(admin.url, **FAST), warehouse, tmp_path / "one")
     assert (first.tap_rc, first.target_rc) == (0, 0), first.tap_stderr[-2000:]
-    with_truth = [c.name for c in STRIPE_CHILDREN if c.name != "balance_transaction_fee_details"]
+    with_truth = [c.name for c in STRIPE_CHILDREN if c.name not in DERIVED]
     for name in with_truth:
         truth = admin.truth(name)
         rows = read_duckdb(warehouse["path"], "stripe", name)
@@ -75,6 +84,9 @@ def test_every_child_collection_equals_the_source_after_first_and_second_sync(
     fees = read_duckdb(warehouse["path"], "stripe", "balance_transaction_fee_details")
     assert mismatches(fees, expected_fee_details(admin)) == []
     assert len(fees) == len(expected_fee_details(admin)) > 0
+    skus = read_duckdb(warehouse["path"], "stripe", "skus")
+    assert mismatches(skus, expected_skus(admin)) == []
+    assert len(skus) == len(expected_skus(admin)) > 0
 
     changes = admin.post("/_sandbox/advance", {"changes": 80})
     invoice = add_lines(admin)
@@ -90,7 +102,11 @@ def test_every_child_collection_equals_the_source_after_first_and_second_sync(
         assert mismatches(live, truth) == [], name
     fees = read_duckdb(warehouse["path"], "stripe", "balance_transaction_fee_details")
     assert mismatches(fees, expected_fee_details(admin)) == []
+    skus = read_duckdb(warehouse["path"], "stripe", "skus")
+    assert mismatches(skus, expected_skus(admin)) == []
+    assert len(skus) == len(expected_skus(admin))
     assert sum(len(ids) for ids in changes["created"].values()) >= 20
+    assert changes["created"].get("prices") or changes["updated"].get("prices")
 
     # No per-customer payment-method lists again: their events carry the changes. Only the
     # invoice that outgrew its embedded page reads its own lines endpoint.
@@ -140,3 +156,38 @@ def test_invoice_lines_that_page_forever_stop_that_collection_only(admin, tmp_pa
     lines_requests = [q for q in admin.get("/_sandbox/requests")
                       if q["path"].endswith("/lines")]
     assert 2 <= len(lines_requests) <= 3  # stopped at the first repeated cursor
+
+
+def test_shipping_rates_changed_without_events_arrive_with_the_next_activity(
+        admin, pipeline, tmp_path):
+    """order_shipping_methods (the retired Orders API's shipping methods) reads shipping rates,
+    which Stripe announces by no event: the small list is read whole whenever the account
+    shows activity, so an archived rate and a new one both arrive. A run with no event at
+    all still costs a single request."""
+    warehouse = {"path": str(tmp_path / "w.duckdb")}
+    first = pipeline(tap_config(admin.url, **FAST), warehouse, tmp_path / "one")
+    assert (first.tap_rc, first.target_rc) == (0, 0), first.tap_stderr[-2000:]
+    rows = read_duckdb(warehouse["path"], "stripe", "order_shipping_methods")
+    assert mismatches(rows, admin.truth("order_shipping_methods")) == [] and len(rows) == 5
+
+    result = admin.post("/_sandbox/advance", {"seconds": 60, "actions": [
+        {"collection": "shipping_rates", "action": "deactivate"},
+        {"collection": "shipping_rates", "action": "create"}]})
+    archived, created = (a["id"] for a in result["actions"])
+    admin.post("/_sandbox/stats/reset")
+    quiet = pipeline(tap_config(admin.url, **FAST), warehouse, tmp_path / "two",
+                     state=first.last_state)
+    assert (quiet.tap_rc, quiet.target_rc) == (0, 0), quiet.tap_stderr[-2000:]
+    assert [q["path"] for q in admin.get("/_sandbox/requests")] == ["/v1/events"]
+
+    admin.post("/_sandbox/advance", {"changes": 10})
+    admin.post("/_sandbox/stats/reset")
+    third = pipeline(tap_config(admin.url, **FAST), warehouse, tmp_path / "three",
+                     state=quiet.last_state)
+    assert (third.tap_rc, third.target_rc) == (0, 0), third.tap_stderr[-2000:]
+    rows = read_duckdb(warehouse["path"], "stripe", "order_shipping_methods")
+    truth = admin.truth("order_shipping_methods")
+    assert mismatches(rows, truth) == [] and len(rows) == len(truth) == 6
+    assert rows[archived]["active"] is False and created in rows
+    shipping = [q for q in admin.get("/_sandbox/requests") if q["path"] == "/v1/shipping_rates"]
+    assert len(shipping) == 1 and "created[gte]" in shipping[0]["query"]  # from start_date

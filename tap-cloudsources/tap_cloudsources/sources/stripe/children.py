@@ -201,6 +201,26 @@ class FeeDetailsStream(StripeChildStream):
         return {**entry, "id": f"{parent['id']}-{index}", "balance_transaction_id": parent["id"]}
 
 
+class SkusStream(StripeChildStream):
+    """Segment's `skus`: Stripe retired SKUs (with the Orders API) in 2020 and a one-time price
+    of a product is their current equivalent. One row per one-time price, in a SKU's shape,
+    derived from the prices collection as it is read (no request of its own)."""
+
+    def rows_of(self, parent: dict, *, full_pass: bool, stale: bool) -> list[dict]:
+        if parent.get("type") != "one_time":
+            return []
+        return [{
+            "id": parent["id"], "object": "sku", "active": parent.get("active"),
+            "attributes": {}, "created": parent.get("created"),
+            "currency": parent.get("currency"), "image": None, "inventory": None,
+            "livemode": parent.get("livemode"), "lookup_key": parent.get("lookup_key"),
+            "metadata": parent.get("metadata"), "nickname": parent.get("nickname"),
+            "package_dimensions": None, "price": parent.get("unit_amount"),
+            "product": parent.get("product"), "tax_behavior": parent.get("tax_behavior"),
+            "updated": None,
+        }]
+
+
 def _epoch(value: t.Any) -> int | None:
     if not value:
         return None

@@ -118,6 +118,9 @@ class StripeStream(CloudSourcesStream):
     # False where Stripe sends no events for the object (balance transactions): such a
     # collection keeps reading its list from the bookmark (new objects) on every run.
     has_events: t.ClassVar[bool] = True
+    # Listed whole (no `created` bookmark) whenever it is listed: a small collection that
+    # changes without any event (shipping rates), so a bookmark would miss its updates.
+    relist_whole: t.ClassVar[bool] = False
 
     @property
     def feed(self) -> StripeEventFeed | None:
@@ -132,7 +135,7 @@ class StripeStream(CloudSourcesStream):
         elif feed is not None and self.quiet_without_events(feed):
             records = iter(())  # nothing happened in the account: no money moved
         else:
-            full = feed is not None and self.name in feed.relist
+            full = feed is not None and (self.name in feed.relist or self.relist_whole)
             records = map(self.with_segment_fields, self.read_list(meter, full=full))
         yield from self._with_children(records, full_pass=full_pass)
         if feed is not None and feed.changes is not None:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tap_cloudsources.sources.stripe.children import FeeDetailsStream, StripeChildStream
+from tap_cloudsources.sources.stripe.children import (
+    FeeDetailsStream,
+    SkusStream,
+    StripeChildStream,
+)
 from tap_cloudsources.sources.stripe.client import StripeEventsStream, StripeStream
 
 
@@ -21,6 +25,8 @@ class Collection:
     list_params: dict[str, str] = field(default_factory=dict)
     replication_key: str = "created"
     has_events: bool = True
+    # Listed whole whenever it is listed: few objects, changed without any event.
+    relist_whole: bool = False
 
 
 COLLECTIONS = [
@@ -60,6 +66,9 @@ COLLECTIONS = [
                {"account_id": "account", "charge_id": "charge",
                 "balance_transaction_id": "balance_transaction"}),
     Collection("accounts", "/v1/accounts", "account"),
+    # The retired Orders API's shipping methods: shipping rates are their current equivalent.
+    Collection("order_shipping_methods", "/v1/shipping_rates", "shipping_rate",
+               has_events=False, relist_whole=True),
 ]
 
 
@@ -123,6 +132,9 @@ CHILDREN = [
                     more_path="/v1/customers/{parent}/payment_methods", parent_key="customer",
                     fetch_per_parent=True, from_changed_parents=False,
                     retrieve_path="/v1/payment_methods/{id}"),
+    # Retired SKUs: a one-time price is their current equivalent (children.SkusStream).
+    ChildCollection("skus", "prices", "", "sku", foreign_keys={"product_id": "product"},
+                    base=SkusStream),
     ChildCollection("discounts", "customers", "discount", "discount", has_events=True,
                     foreign_keys={"customer_id": "customer", "subscription_id": "subscription",
                                   "invoice_id": "invoice", "coupon_id": "source.coupon"},
@@ -154,6 +166,7 @@ def _stream_class(spec: Collection) -> type[StripeStream]:
         "list_params": dict(spec.list_params),
         "replication_key": spec.replication_key,
         "has_events": spec.has_events,
+        "relist_whole": spec.relist_whole,
         "__module__": __name__,
     })
 
