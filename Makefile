@@ -30,6 +30,7 @@ test: $(VENV)/.dev
 N ?= 100000
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/bench.py --records $(N)
+	$(BIN)/python benchmarks/bench_tap.py --records $(N)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
