@@ -80,3 +80,39 @@ def test_demo_subcommand_is_handed_its_own_arguments():
     result = subprocess.run([CLOUDSOURCES, "demo", "--help"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0 and "--warehouse" in result.stdout
+
+
+def _demo(tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run([CLOUDSOURCES, "demo", "--warehouse", str(tmp_path / "w.duckdb"),
+                           "--workdir", str(tmp_path / "demo")],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _table_lines(stdout: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in stdout.splitlines()
+            if line.startswith("stripe.")}
+
+
+def test_demo_loads_every_collection_then_a_second_demo_costs_one_request(tmp_path):
+    """`make demo` runs this: sandbox → tap → DuckDB, every table against the sandbox; the
+    second demo is incremental (saved STATE), makes one request and ends with the same rows."""
+    from tap_cloudsources.sources.stripe.streams import CHILDREN, COLLECTIONS
+
+    first = _demo(tmp_path)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert "first run (no saved state)" in first.stdout
+    assert "matches the sandbox." in first.stdout
+    tables = _table_lines(first.stdout)
+    names = [*(c.name for c in COLLECTIONS), *(c.name for c in CHILDREN), "events"]
+    assert sorted(tables) == sorted(f"stripe.{name}" for name in names)
+    charges = tables["stripe.charges"]
+    assert charges[0] == charges[1] == "600" and charges[3] == "yes"
+    assert tables["stripe.skus"][3] == "derived" and int(tables["stripe.skus"][0]) > 0
+
+    second = _demo(tmp_path)
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    assert "incremental run from" in second.stdout and "matches the sandbox." in second.stdout
+    again = _table_lines(second.stdout)
+    assert {t: row[0] for t, row in again.items()} == {t: row[0] for t, row in tables.items()}
+    total = next(line for line in second.stdout.splitlines() if line.startswith("total API"))
+    assert total.split()[-1] == "1"
