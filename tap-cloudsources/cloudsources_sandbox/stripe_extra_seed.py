@@ -123,8 +123,9 @@ def populate_extra(world: World, ext: ExtraFactory) -> list[Obj]:
             if details:
                 out["invoice_items"].append(ext.invoice_item(
                     details["invoice_item"], line, inv["customer"], inv["id"], inv["created"]))
+    manual = [i for i in core["invoices"] if i["subscription"] is None]  # once: O(n), not n²
     for _ in range(n["pending_invoice_items"]):
-        inv = rng.choice([i for i in core["invoices"] if i["subscription"] is None])
+        inv = rng.choice(manual)
         c = customers[inv["customer"]]
         t = between(rng, c["created"], now - 1)
         line = dict(inv["lines"]["data"][0], period={"end": t, "start": t})
