@@ -123,7 +123,7 @@ class HttpClient:
         self.on_progress = on_progress
         self._sleep = sleep
         self._clock = clock
-        self.session = session or requests.Session()
+        self.session = session or _session_for(self.base_url)
         self.session.headers.update(headers)
         self.ever_connected = False
         # Headers of the last successful answer (e.g. `Date`, the server's idea of now).
@@ -225,3 +225,15 @@ def _describe_network_error(exc: Exception) -> str:
     if "RemoteDisconnected" in text or "reset" in text.lower() or "aborted" in text.lower():
         return "connection dropped by the server"
     return exc.__class__.__name__
+
+
+def _session_for(base_url: str) -> requests.Session:
+    """A session that honours the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE…)
+    as requests does, but reads it once: requests re-reads it on every request, which costs
+    more than decoding a page of JSON."""
+    session = requests.Session()
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(settings["proxies"] or {})
+    session.verify = settings["verify"]
+    session.trust_env = False
+    return session

@@ -104,16 +104,21 @@ class StripeStream(CloudSourcesStream):
     def with_segment_fields(self, record: dict, *, deleted_at: int | None = None) -> dict:
         """Segment's foreign-key columns, `is_deleted`, and Singer's `_sdc_deleted_at` (so a
         target can soft- or hard-delete the row by convention)."""
-        for column, source in self.foreign_keys.items():
-            if column in self._known_properties:
-                value: t.Any = record
-                for part in source.split("."):  # "source.coupon": a field of a nested object
-                    value = value.get(part) if isinstance(value, dict) else None
-                record[column] = value.get("id") if isinstance(value, dict) else value
+        for column, path in self._foreign_key_paths:
+            value: t.Any = record
+            for part in path:  # ("source", "coupon"): a field of a nested object
+                value = value.get(part) if isinstance(value, dict) else None
+            record[column] = value.get("id") if isinstance(value, dict) else value
         record["is_deleted"] = deleted_at is not None
         if deleted_at is not None:
             record["_sdc_deleted_at"] = datetime.fromtimestamp(deleted_at, UTC).isoformat()
         return record
+
+    @cached_property
+    def _foreign_key_paths(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple((column, tuple(source.split(".")))
+                     for column, source in self.foreign_keys.items()
+                     if column in self._known_properties)
 
     # False where Stripe sends no events for the object (balance transactions): such a
     # collection keeps reading its list from the bookmark (new objects) on every run.
