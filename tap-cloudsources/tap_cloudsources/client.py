@@ -132,8 +132,8 @@ class CloudSourcesStream(Stream):
         if not self._plain_records:
             yield from super()._generate_record_messages(record)
             return
-        unknown = record.keys() - self._known_properties
-        if unknown:
+        if not self._known_properties.issuperset(record):  # no set built per record
+            unknown = record.keys() - self._known_properties
             for key in unknown:
                 del record[key]
             if not self._warned_unknown:
@@ -142,6 +142,13 @@ class CloudSourcesStream(Stream):
                                ", ".join(sorted(unknown)))
         yield RecordMessage(stream=self.name, record=record, version=self._stream_version,
                             time_extracted=datetime.now(UTC))
+
+    def _process_record(self, record: dict, child_context: Context | None = None,
+                        partition_context: Context | None = None) -> None:
+        """singer-sdk's per-record hook syncs its own child streams and partition keys; our
+        collections have neither (children are read by their parents), so it is skipped."""
+        if self.child_streams or partition_context:
+            super()._process_record(record, child_context, partition_context)
 
     @cached_property
     def _plain_records(self) -> bool:
