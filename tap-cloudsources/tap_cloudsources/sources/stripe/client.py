@@ -174,9 +174,18 @@ class StripeStream(CloudSourcesStream):
                 except CollectionError as exc:
                     child.fail_with_parent(exc, record["id"])  # the child fails; the parent goes on
                     children.remove(child)
+            for field in self._expanded_for_children:  # asked for the children only
+                record.pop(field, None)
             yield record  # the parent's row first, then its children's
             for child, rows in found:
                 child.emit_with_parent(record, rows, self._change_time)
+
+    @cached_property
+    def _expanded_for_children(self) -> tuple[str, ...]:
+        """Fields the list expands only to embed children (a customer's `sources`), which
+        are not the parent's own columns."""
+        return tuple({c.field for c in self.children if c.parent_expand}
+                     - self._known_properties)
 
     # The change being emitted in events mode: its time, and whether the record is the
     # event's payload (which may lack fields) rather than a fresh read.
