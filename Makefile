@@ -26,7 +26,8 @@ demo: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
-## bench: target-warehouse vs target-postgres and raw COPY/read_json (N=100000 records)
+## bench: target-warehouse vs target-postgres and raw COPY/read_json, then the tap against a
+##        zero-latency sandbox (records/s, requests vs the minimum); N=100000 records
 N ?= 100000
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/bench.py --records $(N)

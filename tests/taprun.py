@@ -11,6 +11,9 @@ from pathlib import Path
 import requests
 
 TAP = str(Path(sys.executable).parent / "tap-cloudsources")
+# Child collections the sandbox keeps no truth of: the tap derives them from their parents
+# (fee details from balance transactions, SKUs from one-time prices).
+DERIVED_CHILDREN = ("balance_transaction_fee_details", "skus")
 KEY = "sk_test_engine_secret_0042"
 
 

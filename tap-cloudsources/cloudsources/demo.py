@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 SANDBOX_KEY = "sk_test_cloudsources_demo"
@@ -95,7 +96,7 @@ def fetch_truth(url: str, collection: str) -> set[str] | None:
     return {o["id"] for o in data}
 
 
-def last_run_calls(con) -> dict[str, int]:  # noqa: ANN001 - a duckdb connection
+def last_run_calls(con: Any) -> dict[str, int]:
     """API calls per collection in the newest run, from the run history table."""
     row = con.execute('SELECT collections FROM stripe."_sync_runs" '
                       "ORDER BY ended_at DESC LIMIT 1").fetchone()

@@ -19,6 +19,7 @@ class TypedBatches:
     _received: list[float]
     _versions: list[Any]
     _typed_count: int
+    _buffer: Any  # WarehouseSink._buffer
     _metadata: bool
     _limit: int
     _all_keys: tuple[str, ...]
@@ -29,19 +30,9 @@ class TypedBatches:
 
     def accept_typed(self, envelope: Any, raw: bytes, line: int, received: float) -> bool:
         """accept() for a line the typed decoder took (checked per batch, see fastdecode)."""
-        if self.first_pending_line is None:
-            self.first_pending_line = line
-        self._records.append(envelope)
-        self._lines.append(line)
-        self._raw_lines.append(raw)
-        if self._metadata:
-            self._extracted.append(envelope.time_extracted)
-            self._received.append(received)
-            self._versions.append(envelope.version)
         self._typed_count += 1
-        self._total_records_read += 1
-        size = self._batch_records_read = self._batch_records_read + 1
-        return size >= self._limit
+        return self._buffer(envelope, raw, line, envelope.time_extracted, envelope.version,
+                            received)
 
     def _typed_columns(
         self, context: dict, raw_json: bool, encoded: set[str]

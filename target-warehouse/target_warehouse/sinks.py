@@ -129,15 +129,22 @@ class WarehouseSink(TypedBatches, BatchSink):
         if self._validate is not None:  # a schema checked on arrival (see setup)
             self._check_keys(record)
             self._validate(record)
+        return self._buffer(record, None, line, message.get("time_extracted"),
+                            message.get("version"), received)
+
+    def _buffer(self, record: Any, raw: bytes | None, line: int, extracted: Any, version: Any,
+                received: float) -> bool:
+        """Keep one record (a dict, or a typed envelope with its raw line) and its metadata;
+        True when the batch is full."""
         if self.first_pending_line is None:
             self.first_pending_line = line
         self._records.append(record)
         self._lines.append(line)
-        self._raw_lines.append(None)
+        self._raw_lines.append(raw)
         if self._metadata:
-            self._extracted.append(message.get("time_extracted"))
+            self._extracted.append(extracted)
             self._received.append(received)
-            self._versions.append(message.get("version"))
+            self._versions.append(version)
         self._total_records_read += 1
         size = self._batch_records_read = self._batch_records_read + 1
         return size >= self._limit

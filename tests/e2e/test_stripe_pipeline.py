@@ -9,6 +9,7 @@ import pytest
 import requests
 from tap_cloudsources.sources.stripe.streams import CHILDREN as STRIPE_CHILDREN
 from tap_cloudsources.sources.stripe.streams import COLLECTIONS as STRIPE_COLLECTIONS
+from taprun import DERIVED_CHILDREN
 from warehouse_reader import mismatches, read_duckdb, read_postgres
 
 # Stripe changes these without an event (finalizing an invoice bumps the customer's sequence),
@@ -17,8 +18,7 @@ SILENT_FIELDS = frozenset({"next_invoice_sequence"})
 COLLECTIONS = [c.name for c in STRIPE_COLLECTIONS]
 # Child collections the sandbox keeps a truth of (fee details and the SKUs derived from prices
 # are checked in tests/sources/test_stripe_children.py, from their parents' truth).
-CHILDREN = [c.name for c in STRIPE_CHILDREN
-            if c.name not in ("balance_transaction_fee_details", "skus")]
+CHILDREN = [c.name for c in STRIPE_CHILDREN if c.name not in DERIVED_CHILDREN]
 CHILD_SPECS = {c.name: c for c in STRIPE_CHILDREN}
 
 

@@ -192,11 +192,6 @@ class FeeDetailsStream(StripeChildStream):
     """One row per fee line of a balance transaction; Stripe gives them no id, so the row's
     id is the transaction's id and the line's position (`txn_…-0`), stable across syncs."""
 
-    def fail_with_parent(self, exc: CollectionError, parent_id: str) -> None:
-        """Paging this child failed while its parent was read: the child is reported failed
-        (and sends nothing more this run); the parent and its other children go on."""
-        self._failure = CollectionError(f"{exc} (reading {self.parent_name} {parent_id})")
-
     def row_from_entry(self, parent: dict, index: int, entry: t.Any) -> dict:
         return {**entry, "id": f"{parent['id']}-{index}", "balance_transaction_id": parent["id"]}
 

@@ -160,12 +160,12 @@ class StripeStream(CloudSourcesStream):
 
     def _with_children(self, records: Iterator[dict], *, full_pass: bool) -> Iterator[dict]:
         children = self.children
+        if not children:
+            yield from records
+            return
         for child in children:
             child.start_with_parent()
         for record in records:
-            if not children:
-                yield record
-                continue
             found = []
             for child in list(children):
                 try:
