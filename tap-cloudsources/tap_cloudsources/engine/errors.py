@@ -10,9 +10,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import msgspec
-import requests
 
 
 class Outcome(enum.Enum):
@@ -22,6 +22,21 @@ class Outcome(enum.Enum):
     PERMISSION = "permission"  # this collection may not be read: skip it, finish the others
     QUOTA = "quota"  # the account's API allowance is spent: stop the run
     FATAL = "fatal"  # a request the API will never accept as sent
+
+
+class HttpAnswer(Protocol):
+    """What a policy reads of a response (the transport's `Answer`, or a HttpAnswer)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
 
 
 DEFAULT_STATUS_TABLE: Mapping[int, Outcome] = {
@@ -34,7 +49,7 @@ DEFAULT_STATUS_TABLE: Mapping[int, Outcome] = {
 }
 
 
-def body_text(response: requests.Response, limit: int = 300) -> str:
+def body_text(response: HttpAnswer, limit: int = 300) -> str:
     """The body as short text; never raises, whatever the server sent."""
     try:
         text = response.text
@@ -43,7 +58,7 @@ def body_text(response: requests.Response, limit: int = 300) -> str:
     return " ".join(text.split())[:limit]
 
 
-def json_or_none(response: requests.Response) -> object | None:
+def json_or_none(response: HttpAnswer) -> object | None:
     try:
         return msgspec.json.decode(response.content or b"null")
     except msgspec.DecodeError:
@@ -56,9 +71,9 @@ class ErrorPolicy:
 
     statuses: Mapping[int, Outcome] = field(default_factory=lambda: DEFAULT_STATUS_TABLE)
     reason_from_body: Callable[[object], str | None] = lambda body: None
-    refine: Callable[[requests.Response, Outcome], Outcome] | None = None
+    refine: Callable[[HttpAnswer, Outcome], Outcome] | None = None
 
-    def classify(self, response: requests.Response) -> Outcome:
+    def classify(self, response: HttpAnswer) -> Outcome:
         status = response.status_code
         if status < 400:
             outcome = Outcome.OK
@@ -68,7 +83,7 @@ class ErrorPolicy:
             outcome = Outcome.RETRY if status >= 500 else Outcome.FATAL
         return self.refine(response, outcome) if self.refine else outcome
 
-    def reason(self, response: requests.Response) -> str:
+    def reason(self, response: HttpAnswer) -> str:
         body = json_or_none(response)
         message = None
         if body is not None:

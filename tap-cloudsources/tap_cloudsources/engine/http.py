@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import requests
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-from tap_cloudsources.engine.errors import ErrorPolicy, Outcome, json_or_none
+from tap_cloudsources.engine.errors import ErrorPolicy, HttpAnswer, Outcome, json_or_none
 from tap_cloudsources.engine.ratelimit import RequestBudget
 from tap_cloudsources.engine.report import CollectionMeter
+from tap_cloudsources.engine.transport import TRANSIENT_ERRORS, Transport
 from tap_cloudsources.errors import (
     AccessDenied,
     APIError,
@@ -32,13 +33,6 @@ from tap_cloudsources.errors import (
 
 logger = logging.getLogger("tap-cloudsources.http")
 
-# Network failures worth another try; a body cut short surfaces as ChunkedEncodingError.
-TRANSIENT_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
 UNREACHABLE = frozenset({"connection refused", "host name not found"})
 UNREACHABLE_RETRIES = 2
 RESET_HEADERS = ("ratelimit-reset", "x-ratelimit-reset", "rate-limit-reset", "x-rate-limit-reset")
@@ -112,7 +106,7 @@ class HttpClient:
         on_progress: Callable[[], None] = lambda: None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        session: requests.Session | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.source = source
         self.base_url = base_url.rstrip("/")
@@ -123,8 +117,9 @@ class HttpClient:
         self.on_progress = on_progress
         self._sleep = sleep
         self._clock = clock
-        self.session = session or _session_for(self.base_url)
-        self.session.headers.update(headers)
+        self.transport = transport or Transport(
+            self.base_url, headers, connect_timeout=retry.connect_timeout,
+            read_timeout=retry.read_timeout)
         self.ever_connected = False
         # Headers of the last successful answer (e.g. `Date`, the server's idea of now).
         self.last_headers: Mapping[str, str] = {}
@@ -142,10 +137,7 @@ class HttpClient:
             meter.calls += 1
             wait: float | None = None
             try:
-                response = self.session.get(
-                    url, params=params,
-                    timeout=(self.retry.connect_timeout, self.retry.read_timeout),
-                )
+                response = self.transport.get(url, params)
             except TRANSIENT_ERRORS as exc:
                 problem = _describe_network_error(exc)
             else:
@@ -185,10 +177,10 @@ class HttpClient:
             )
             self._sleep(delay)
 
-    def _reason(self, response: requests.Response) -> str:
+    def _reason(self, response: HttpAnswer) -> str:
         return redact(self.errors.reason(response), *self.secrets)
 
-    def _raise_for(self, outcome: Outcome, response: requests.Response,
+    def _raise_for(self, outcome: Outcome, response: HttpAnswer,
                    meter: CollectionMeter) -> None:
         reason = self._reason(response)
         if outcome is Outcome.AUTH:
@@ -198,7 +190,7 @@ class HttpClient:
         if outcome is Outcome.PERMISSION:
             raise PermissionDenied(f"permission denied: {self.source}: {meter.name}: {reason}")
         raise APIError(f"{self.source}: {meter.name}: {reason} "
-                       f"(GET {response.request.path_url.split('?')[0]})")
+                       f"(GET {response.path})")
 
     def _give_up(self, problem: str, attempts: int, spent: float, meter: CollectionMeter) -> None:
         if not self.ever_connected:
@@ -216,24 +208,12 @@ def _describe_network_error(exc: Exception) -> str:
         return "connection refused"
     if "Name or service not known" in text or "Failed to resolve" in text:
         return "host name not found"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, ConnectTimeoutError):
         return "connect timeout"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
+    if isinstance(exc, ReadTimeoutError):
         return "read timeout (no response)"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in text:
+    if "IncompleteRead" in text or "InvalidChunkLength" in text:
         return "response body cut short"
     if "RemoteDisconnected" in text or "reset" in text.lower() or "aborted" in text.lower():
         return "connection dropped by the server"
     return exc.__class__.__name__
-
-
-def _session_for(base_url: str) -> requests.Session:
-    """A session that honours the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE…)
-    as requests does, but reads it once: requests re-reads it on every request, which costs
-    more than decoding a page of JSON."""
-    session = requests.Session()
-    settings = session.merge_environment_settings(base_url, {}, None, None, None)
-    session.proxies.update(settings["proxies"] or {})
-    session.verify = settings["verify"]
-    session.trust_env = False
-    return session

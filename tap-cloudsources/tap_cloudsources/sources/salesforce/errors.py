@@ -8,11 +8,10 @@ once before it counts as access denied.
 
 from __future__ import annotations
 
-import requests
-
 from tap_cloudsources.engine.errors import (
     DEFAULT_STATUS_TABLE,
     ErrorPolicy,
+    HttpAnswer,
     Outcome,
     json_or_none,
 )
@@ -39,7 +38,7 @@ def _salesforce_message(body: object) -> str | None:
     return None
 
 
-def _salesforce_refine(response: requests.Response, outcome: Outcome) -> Outcome:
+def _salesforce_refine(response: HttpAnswer, outcome: Outcome) -> Outcome:
     codes = set(_codes(json_or_none(response)))
     if codes & QUOTA_CODES:
         # "ConcurrentRequests" is a short-lived limit worth retrying; the daily total is not.

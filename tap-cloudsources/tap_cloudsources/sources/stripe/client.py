@@ -13,10 +13,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 
-import requests
-
 from tap_cloudsources.client import CloudSourcesStream
-from tap_cloudsources.engine.errors import DEFAULT_STATUS_TABLE, ErrorPolicy, Outcome
+from tap_cloudsources.engine.errors import DEFAULT_STATUS_TABLE, ErrorPolicy, HttpAnswer, Outcome
 from tap_cloudsources.engine.pagination import BoundaryDeduper, LoopGuard
 from tap_cloudsources.errors import APIError, CollectionError
 
@@ -45,7 +43,7 @@ def _stripe_message(body: object) -> str | None:
     return body["error"]["message"] if isinstance(body, dict) else None  # type: ignore[index]
 
 
-def _stripe_refine(response: requests.Response, outcome: Outcome) -> Outcome:
+def _stripe_refine(response: HttpAnswer, outcome: Outcome) -> Outcome:
     # Stripe says when it knows better than the status code whether a retry can succeed.
     should_retry = response.headers.get("Stripe-Should-Retry")
     if should_retry == "true" and outcome is Outcome.FATAL:
