@@ -23,6 +23,7 @@ class Recorder(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.seen: list[dict] = []
         self.routes: dict[str, tuple[int, dict[str, str]]] = {}
+        self.failures: dict[str, int] = {}  # a path's next n answers are HTTP 500
 
     @property
     def url(self) -> str:
@@ -35,7 +36,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         seen = {"target": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
         self.server.seen.append(seen)
-        status, headers = self.server.routes.get(self.path.split("?")[0], (200, {}))
+        path = self.path.split("?")[0]
+        status, headers = self.server.routes.get(path, (200, {}))
+        if self.server.failures.get(path):
+            self.server.failures[path] -= 1
+            status = 500
         body = json.dumps(seen).encode()
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
@@ -120,3 +125,64 @@ def test_client_errors_name_the_path_without_the_query(api):
                         retry=RetryPolicy(max_retries=1), budget=RequestBudget(100, 1.0))
     with pytest.raises(Exception, match=r"\(GET /v1/charges\)$"):
         client.get_json("/v1/charges", {"limit": 100}, CollectionMeter("charges"))
+
+
+# -- a page sent ahead: the next list page is on the wire while this one is written ---------
+
+def _client(url: str, slept: list[float] | None = None) -> HttpClient:
+    return HttpClient(source="stripe", base_url=url, headers=AUTH, errors=STRIPE_ERRORS,
+                      retry=RetryPolicy(max_retries=3), budget=RequestBudget(100, 1.0),
+                      sleep=(slept if slept is not None else []).append)
+
+
+def test_a_get_sent_ahead_is_answered_later_and_counted_once(api):
+    client, meter = _client(api.url), CollectionMeter("charges")
+    sent = client.send_ahead("/v1/charges", {"limit": 100, "starting_after": "ch_1"}, meter)
+    assert meter.calls == 1
+    body = client.get_json("/v1/charges", {"limit": 100, "starting_after": "ch_1"}, meter,
+                           sent=sent)
+    assert body["target"] == "/v1/charges?limit=100&starting_after=ch_1"
+    assert (meter.calls, meter.retries, len(api.seen)) == (1, 0, 1)
+
+
+def test_a_failed_get_sent_ahead_is_retried_like_any_other(api):
+    api.failures["/v1/charges"] = 1  # the retry finds the server healthy again
+    slept: list[float] = []
+    client, meter = _client(api.url, slept), CollectionMeter("charges")
+    sent = client.send_ahead("/v1/charges", {"limit": 100}, meter)
+    body = client.get_json("/v1/charges", {"limit": 100}, meter, sent=sent)
+    assert body["target"] == "/v1/charges?limit=100"
+    assert (meter.calls, meter.retries, len(slept), len(api.seen)) == (2, 1, 1, 2)
+
+
+def test_an_answer_never_read_does_not_block_the_next_send(api):
+    client, meter = _client(api.url), CollectionMeter("charges")
+    client.send_ahead("/v1/charges", {"page": 1}, meter)  # its reader gave up
+    sent = client.send_ahead("/v1/charges", {"page": 2}, meter)
+    assert client.get_json("/v1/charges", None, meter, sent=sent)["target"].endswith("page=2")
+
+
+def test_a_connection_the_server_closed_is_opened_again(api):
+    api.routes["/v1/charges"] = (200, {"Connection": "close"})
+    client, meter = _client(api.url), CollectionMeter("charges")
+    for page in (1, 2, 3):
+        sent = client.send_ahead("/v1/charges", {"page": page}, meter)
+        body = client.get_json("/v1/charges", None, meter, sent=sent)
+        assert body["target"] == f"/v1/charges?page={page}"
+    assert (meter.calls, meter.retries) == (3, 0)
+
+
+def test_an_unreachable_host_sent_ahead_gets_the_usual_error(unused_port):
+    client, meter = _client(f"http://127.0.0.1:{unused_port}"), CollectionMeter("charges")
+    sent = client.send_ahead("/v1/charges", None, meter)
+    with pytest.raises(Exception, match="connection refused$"):
+        client.get_json("/v1/charges", None, meter, sent=sent)
+
+
+@pytest.fixture
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

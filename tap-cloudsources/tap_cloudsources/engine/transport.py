@@ -8,6 +8,7 @@ way requests does (HTTPS_PROXY / NO_PROXY, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE),
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -17,19 +18,21 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import certifi
 import requests
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import (
     DecodeError,
     NewConnectionError,
     ProtocolError,
     ProxyError,
+    ReadTimeoutError,
     SSLError,
-    TimeoutError,
 )
+from urllib3.exceptions import TimeoutError as TransportTimeout
 
 # Network failures worth another try. A refused connection or an unknown host is a
 # NewConnectionError; a body cut short or a reset connection is a ProtocolError.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    TimeoutError, NewConnectionError, ProtocolError, ProxyError, SSLError, DecodeError,
+    TransportTimeout, NewConnectionError, ProtocolError, ProxyError, SSLError, DecodeError,
 )
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -57,6 +60,39 @@ class Answer:
         return self.content.decode("utf-8", "replace")
 
 
+class Sent:
+    """A GET on the wire whose answer has not been read yet."""
+
+    def __init__(self, transport: Transport, url: str, conn: HTTPConnection | None,
+                 error: Exception | None = None) -> None:
+        self.transport, self.url, self.conn, self.error = transport, url, conn, error
+
+    def receive(self) -> Answer:
+        self.transport.in_flight.pop(self.conn, None)
+        if self.error is not None:
+            raise self.error
+        if self.conn is None:  # not sent ahead (through a proxy): an ordinary GET now
+            return self.transport.get(self.url, None)
+        try:
+            response = self.conn.getresponse()
+            data = response.data
+        except TRANSIENT_ERRORS:
+            self.conn.close()
+            raise
+        except TimeoutError as exc:  # the socket's own, not urllib3's
+            self.conn.close()
+            raise ReadTimeoutError(None, self.url, "Read timed out.") from exc  # type: ignore[arg-type]
+        except (OSError, http.client.HTTPException) as exc:
+            # The error the pool raises for it, so the client words it the same way.
+            self.conn.close()
+            raise ProtocolError("Connection aborted.", exc) from exc
+        location = response.headers.get("Location")
+        if response.status in REDIRECTS and location:
+            return self.transport.get(urljoin(self.url, location), None)
+        return Answer(response.status, response.headers, data, response.reason or "",
+                      urlsplit(self.url).path)
+
+
 class Transport:
     """GETs against one API host, over kept-alive connections."""
 
@@ -74,6 +110,11 @@ class Transport:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.headers = {"User-Agent": _user_agent(), "Accept": "application/json",
                         "Accept-Encoding": "gzip, deflate", **headers}
+        self.proxy = proxy
+        self.tls = tls
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self._ahead: dict[tuple[str, str], HTTPConnection] = {}
+        self.in_flight: dict[HTTPConnection | None, Sent] = {}
         timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         # retries=False: the client above owns every retry decision, and sees every answer.
         options: dict[str, Any] = {"timeout": timeout, "retries": False, **tls}
@@ -81,10 +122,7 @@ class Transport:
             urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options))
 
     def get(self, url: str, params: Mapping[str, Any] | None) -> Answer:
-        if params:
-            # As requests does: None means "leave out", a list repeats the key.
-            query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
-            url = f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+        url = _with_query(url, params)
         headers = self.headers
         for _ in range(MAX_REDIRECTS + 1):
             response = self.pool.request("GET", url, headers=headers, redirect=False)
@@ -98,3 +136,48 @@ class Transport:
             url = target
         return Answer(response.status, response.headers, response.data, response.reason or "",
                       urlsplit(url).path)
+
+    def send(self, url: str, params: Mapping[str, Any] | None) -> Sent:
+        """Send a GET and return at once; `Sent.receive()` reads the answer later, and the
+        server works on it meanwhile. No thread: a second one would fight this one for the
+        interpreter lock, which costs more than the wait it hides.
+
+        A connection of its own per host (a pool hands out whole request-and-answer turns
+        only), kept alive like the pool's. Through a proxy, the GET is simply made later."""
+        url = _with_query(url, params)
+        parts = urlsplit(url)
+        if self.proxy:
+            return Sent(self, url, None)
+        key = (parts.scheme, parts.netloc)
+        conn = self._ahead.get(key)
+        if conn is not None and (conn in self.in_flight or not conn.is_connected):
+            # Dropped by the server while idle, or an answer never read (its reader gave
+            # up): connect again.
+            self.in_flight.pop(conn, None)
+            conn.close()
+        if conn is None:
+            cls, extra = ((HTTPSConnection, self.tls) if parts.scheme == "https"
+                          else (HTTPConnection, {}))
+            conn = self._ahead[key] = cls(parts.hostname or "", parts.port,
+                                          timeout=self.connect_timeout, **extra)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.timeout = self.connect_timeout
+            conn.request("GET", target, headers=self.headers)
+            conn.timeout = self.read_timeout  # what getresponse() waits for the answer
+        except TRANSIENT_ERRORS as exc:
+            conn.close()
+            return Sent(self, url, None, error=exc)
+        except OSError as exc:
+            conn.close()
+            return Sent(self, url, None, error=ProtocolError("Connection aborted.", exc))
+        sent = self.in_flight[conn] = Sent(self, url, conn)
+        return sent
+
+
+def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return url
+    # As requests does: None means "leave out", a list repeats the key.
+    query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
+    return f"{url}{'&' if '?' in url else '?'}{query}" if query else url

@@ -257,11 +257,18 @@ class StripeStream(CloudSourcesStream):
 
         guard = LoopGuard(self.source, self.name, "cursor")
         dedupe = BoundaryDeduper()
-        cursor: str | None = None
+        page_params, sent = params, None
         while True:
-            page_params = {**params, "starting_after": cursor} if cursor else params
-            body = self.client.get_json(self.path, page_params, meter)
+            body = self.client.get_json(self.path, page_params, meter, sent=sent)
             page = body.get("data") or []
+            sent = None
+            if body.get("has_more") and page:
+                # The next page is asked for now; the server prepares it while this one is
+                # written.
+                cursor = page[-1]["id"]
+                guard.check(cursor)
+                page_params = {**params, "starting_after": cursor}
+                sent = self.client.send_ahead(self.path, page_params, meter)
             for obj in dedupe.page(page):
                 created = obj.get(self.replication_key)
                 if created == lower and obj["id"] in seen_at_lower:
@@ -271,10 +278,8 @@ class StripeStream(CloudSourcesStream):
                 elif created == newest:
                     newest_ids.add(obj["id"])
                 yield obj
-            if not body.get("has_more") or not page:
+            if sent is None:
                 break
-            cursor = page[-1]["id"]
-            guard.check(cursor)
             state["resume"] = {"lower": lower, "lte": page[-1].get(self.replication_key),
                                "newest": newest, "newest_ids": sorted(newest_ids)}
             self.checkpoint()
