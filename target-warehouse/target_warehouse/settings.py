@@ -69,7 +69,7 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         th.StringType,
         description="DuckDB's memory_limit (e.g. '256MB', '2GB'): the most memory DuckDB "
         "keeps for data before spilling to a temporary file next to the database "
-        "(default 128MB).",
+        "(default: 32MB, or 1.25MB per column of the widest table loaded if more).",
     ),
     th.Property(
         "invalid_datetime",

@@ -329,6 +329,7 @@ class WarehouseSink(TypedBatches, BatchSink):
                 values, n = strip_nul(values, column_type is LogicalType.JSON)
                 removed += n
             data[col.name] = values
+            raw.pop(col.source, None)  # free this column's decoded values (JSON: dicts) now
             specs.append(ColumnSpec(col.name, column_type))
         if removed:
             self.logger.warning(

@@ -377,3 +377,38 @@ def test_flattening_setting_makes_nested_properties_columns(duckdb_warehouse: Wa
     assert result.error is None, result.error
     (row,) = duckdb_warehouse.query('SELECT billing_details_address FROM main."f"')
     assert json.loads(row[0]) == {"city": "Paris"}
+
+
+def test_duckdb_memory_limit_grows_when_a_wide_load_runs_out(
+    duckdb_warehouse: Warehouse, monkeypatch, caplog
+) -> None:
+    """The automatic memory_limit is small (peak RSS); a load that needs more is rolled
+    back and retried with twice the limit, so no row is lost and the run does not fail."""
+    from target_warehouse.backends import duckdb as backend
+
+    monkeypatch.setattr(backend, "MEMORY_FLOOR_MB", 4)
+    monkeypatch.setattr(backend, "MEMORY_PER_COLUMN_MB", 0)  # no sizing by width: run out
+    columns = {f"field_{i}": {"type": ["string", "null"]} for i in range(100)}
+    rows = [{"id": n, **{name: f"{name}-{n}-" + "x" * 30 for name in columns}}
+            for n in range(6000)]
+    run = duckdb_warehouse.run([
+        schema_msg("wide", {"id": {"type": "integer"}, **columns}),
+        *(record_msg("wide", row) for row in rows),
+    ])
+    assert run.error is None
+    assert duckdb_warehouse.query(
+        "SELECT count(*), count(DISTINCT id), max(field_99) FROM wide") == [
+        (6000, 6000, "field_99-999-" + "x" * 30)]
+    retries = [r.getMessage() for r in caplog.records if "ran out of its memory_limit" in
+               r.getMessage()]
+    assert retries and retries[0].startswith(
+        "DuckDB ran out of its memory_limit; retrying with 8 MB")
+
+
+def test_a_memory_limit_the_user_sets_is_never_raised(duckdb_warehouse: Warehouse) -> None:
+    columns = {f"field_{i}": {"type": ["string", "null"]} for i in range(100)}
+    run = duckdb_warehouse.run([
+        schema_msg("wide", {"id": {"type": "integer"}, **columns}),
+        *(record_msg("wide", {"id": n, **{c: "y" * 40 for c in columns}}) for n in range(6000)),
+    ], duckdb_memory_limit="4MB")
+    assert run.error is not None and "memory" in str(run.error).lower()

@@ -17,9 +17,6 @@ from target_warehouse.types import LogicalType
 _PLAIN_KEY_TYPES = frozenset({str, int})
 STAGE_ROW = "__row"  # staging-only ordinal; "__" never occurs in a normalized column name
 DELETED_AT = "_sdc_deleted_at"
-# DuckDB's own default is 80% of RAM, which its buffer cache fills as a table grows
-# (a 1M-row load held ~300 MB more); beyond this, DuckDB spills to a temporary file.
-DUCKDB_MEMORY_LIMIT = "128MB"
 
 
 def older_versions_sql(version_column: str) -> str:
@@ -142,7 +139,7 @@ def open_backend(config: Mapping[str, Any]) -> Backend:
         return DuckDBBackend(
             config.get("path") or "warehouse.duckdb",
             number_type=str(config.get("duckdb_number_type") or "decimal"),
-            memory_limit=config.get("duckdb_memory_limit") or DUCKDB_MEMORY_LIMIT,
+            memory_limit=config.get("duckdb_memory_limit") or None,  # None: sized by width
         )
     if kind == "postgres":
         from target_warehouse.backends.postgres import PostgresBackend

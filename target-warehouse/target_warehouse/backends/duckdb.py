@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -62,11 +63,31 @@ _ARROW = {
     LogicalType.TIMESTAMP: pa.timestamp("us", tz="UTC"),  # naive datetimes count as UTC
 }
 _counter = itertools.count()
+logger = logging.getLogger("target-warehouse")
 # Arrow's default allocator (jemalloc/mimalloc) keeps freed batches' memory mapped;
 # the system allocator returns it, so peak RSS stays about one batch's worth.
 with contextlib.suppress(pa.ArrowException):
     pa.set_memory_pool(pa.system_memory_pool())
 CHECKPOINT_ROWS = 122_880  # one DuckDB row group
+# DuckDB's own memory_limit default is 80% of RAM, which its buffer pool fills with the
+# rows committed since the last checkpoint (~500 bytes a row uncompressed) and with the
+# checkpoint's copy of them: 120 MB of a 1M-row load's 290 MB peak at a 128 MB limit.
+# Beyond the limit DuckDB spills them to a temporary file and reads them back once at
+# the checkpoint. But appends and checkpoints pin ~1 MB per column at once and fail
+# (a checkpoint failure invalidates the database) below that: 16 MB failed for 25
+# columns, 128 MB for 200. So, unless duckdb_memory_limit is set, the limit is the
+# floor or 1.25 MB per column of the widest table loaded so far, whichever is more.
+# Should a load still run out (very large values), the write is rolled back and retried
+# with twice the limit, up to the cap, instead of failing the run.
+MEMORY_FLOOR_MB = 32
+MEMORY_PER_COLUMN_MB = 1.25
+MEMORY_CAP_MB = 8192
+
+
+def _out_of_memory(exc: duckdb.Error) -> bool:
+    text = str(exc)
+    return (isinstance(exc, duckdb.OutOfMemoryException) or "failed to pin block" in text
+            or "Out of Memory" in text)
 
 
 def _memory_setting(value: str) -> str:
@@ -109,6 +130,8 @@ class DuckDBBackend:
     ) -> None:
         self.path = path
         self._unsaved_rows = 0  # committed rows not yet checkpointed into the file
+        # None: memory_limit follows the widest table (see _fit_memory); else as configured
+        self._memory_mb: int | None = None if memory_limit else MEMORY_FLOOR_MB
         # number -> exact DECIMAL(38,9) (default) or DOUBLE; text always reaches the CAST,
         # so a decimal value is never rounded through a float on its way in.
         self.sql_types = {**SQL_TYPES}
@@ -118,27 +141,52 @@ class DuckDBBackend:
             raise WarehouseConnectionError(
                 f"duckdb_number_type must be 'decimal' or 'double', not {number_type!r}"
             )
+        self._memory_setting = _memory_setting(memory_limit) if memory_limit else None
         try:
             if path != ":memory:" and ":" not in Path(path).name:
                 Path(path).parent.mkdir(
                     parents=True, exist_ok=True
                 )  # e.g. output/ on a fresh clone
-            self.con = duckdb.connect(path)
-            self.con.execute("SET TimeZone = 'UTC'")
-            # Checkpoints rewrite the table's last, partly filled row group: DuckDB's
-            # own trigger (16 MB of WAL, every few batches) made a 1M-row load rewrite
-            # each row group several times. This backend checkpoints once per row
-            # group's worth of rows instead (see _after_commit).
-            self.con.execute("SET checkpoint_threshold = '1GB'")
-            if memory_limit:
-                self.con.execute(f"SET memory_limit = '{_memory_setting(memory_limit)}'")
+            self.con = self._connect()
         except (duckdb.Error, OSError) as exc:
             raise WarehouseConnectionError(
                 f"cannot open DuckDB database {path!r}: {' '.join(str(exc).split())}"
             ) from exc
 
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(self.path)
+        con.execute("SET TimeZone = 'UTC'")
+        # Checkpoints rewrite the table's last, partly filled row group: DuckDB's own
+        # trigger (16 MB of WAL, every few batches) made a 1M-row load rewrite each row
+        # group several times. This backend checkpoints once per row group's worth of
+        # rows instead (see _after_commit).
+        con.execute("SET checkpoint_threshold = '1GB'")
+        con.execute(f"SET memory_limit = '{self._memory_setting or f'{self._memory_mb}MB'}'")
+        return con
+
     def close(self) -> None:
         self.con.close()
+
+    def _fit_memory(self, columns: int) -> None:
+        """Raise the automatic memory_limit to what a table this wide needs pinned."""
+        if self._memory_mb is None:
+            return  # set by the user
+        needed = int(columns * MEMORY_PER_COLUMN_MB + 0.999)
+        if needed > self._memory_mb:
+            self.con.execute(f"SET memory_limit = '{needed}MB'")
+            self._memory_mb = needed
+
+    def _grow_memory(self, exc: duckdb.Error) -> bool:
+        """After a write ran out of the automatic memory_limit: double it, if allowed."""
+        if (self._memory_mb is None or self._memory_mb >= MEMORY_CAP_MB
+                or not _out_of_memory(exc)):
+            return False
+        self._memory_mb = min(MEMORY_CAP_MB, self._memory_mb * 2)
+        logger.warning("DuckDB ran out of its memory_limit; retrying with %d MB (set "
+                       "duckdb_memory_limit to choose it)", self._memory_mb)
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute(f"SET memory_limit = '{self._memory_mb}MB'")
+        return True
 
     def _after_commit(self, rows: int) -> None:
         """CHECKPOINT once a row group's worth of rows sits only in the WAL."""
@@ -146,8 +194,19 @@ class DuckDBBackend:
         if self._unsaved_rows < CHECKPOINT_ROWS:
             return
         self._unsaved_rows = 0
-        with contextlib.suppress(duckdb.Error):  # committed anyway (WAL); checkpointed later
-            self.con.execute("CHECKPOINT")
+        for _ in range(8):
+            try:
+                self.con.execute("CHECKPOINT")
+                return
+            except duckdb.Error as exc:
+                fatal = isinstance(exc, duckdb.FatalException) or "invalidated" in str(exc)
+                if fatal and self.path != ":memory:":
+                    # What is committed is in the WAL: a new connection replays it.
+                    with contextlib.suppress(duckdb.Error):
+                        self.con.close()
+                    self.con = self._connect()
+                if not self._grow_memory(exc):
+                    return  # committed anyway (WAL); checkpointed later
 
     def numbers_fit(self, values: list[Any]) -> bool:
         if self.sql_types[LogicalType.NUMBER] == "DOUBLE":
@@ -202,6 +261,7 @@ class DuckDBBackend:
         ).fetchall()
         if not rows:
             return None
+        self._fit_memory(len(rows))  # e.g. ACTIVATE_VERSION rewrites a wide table's rows
         return TableState(columns={name: _FROM_SQL.get(sql_type) for name, sql_type in rows})
 
     def apply(self, schema: str, table: str, change: TableChange) -> None:
@@ -248,7 +308,10 @@ class DuckDBBackend:
         del arrays
         statements += self._write_sql(batch, target, view)
 
+        width = table.num_columns  # the staging view's columns are pinned too
+
         def finish() -> int:
+            self._fit_memory(width)  # here: the connection is free on the load thread
             self.con.register(view, table)
             try:
                 written = self._transaction(statements, where)
@@ -298,21 +361,24 @@ class DuckDBBackend:
         """Run statements atomically; return the row count reported by the last one."""
         if not statements:
             return 0
-        count = 0
-        try:
-            self.con.execute("BEGIN TRANSACTION")
-            for sql in statements:
-                row = self.con.execute(sql).fetchone()
-                count = int(row[0]) if row and isinstance(row[0], int) else 0
-            self.con.execute("COMMIT")
-        except duckdb.Error as exc:
-            self._rollback()
-            message = " ".join(str(exc).split())
-            raise LoadError(f"DuckDB rejected a write to {where}: {message}") from exc
-        except BaseException:
-            self._rollback()
-            raise
-        return count
+        while True:
+            count = 0
+            try:
+                self.con.execute("BEGIN TRANSACTION")
+                for sql in statements:
+                    row = self.con.execute(sql).fetchone()
+                    count = int(row[0]) if row and isinstance(row[0], int) else 0
+                self.con.execute("COMMIT")
+            except duckdb.Error as exc:
+                self._rollback()
+                if self._grow_memory(exc):
+                    continue  # nothing of it was committed: the same write again
+                message = " ".join(str(exc).split())
+                raise LoadError(f"DuckDB rejected a write to {where}: {message}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+            return count
 
     def _rollback(self) -> None:
         with contextlib.suppress(duckdb.Error):  # no transaction left to roll back
