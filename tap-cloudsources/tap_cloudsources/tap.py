@@ -165,6 +165,12 @@ class TapCloudSources(Tap):
             status, error = "quota_exhausted", str(exc)
         except CloudSourcesError as exc:
             status, error = "failed", str(exc)
+        except BrokenPipeError:
+            # Whatever read stdout (the target) has gone: nothing more can be delivered, and
+            # the STATE it last received is the one it had committed.
+            _discard_stdout()
+            status, error = "failed", ("stdout was closed: the target stopped reading (did it "
+                                       "exit? see its error); stopped")
         finally:
             self.watchdog.stop()
         if status is None and self.report.failed:
@@ -248,6 +254,14 @@ def _describe_config_errors(exc: ConfigValidationError) -> str:
             error = f"unknown source {value}; available: {', '.join(AVAILABLE)}"
         messages.append(error)
     return "config error: " + "; ".join(messages)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered (and the final flush at
+    exit) cannot fail again on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _say(message: str) -> None:

@@ -97,3 +97,37 @@ def test_about_and_discover_need_no_network(tmp_path):
     assert {name: s.get("replication_key") for name, s in streams.items()} == {
         **{c.name: c.replication_key for c in STRIPE_COLLECTIONS}, "events": "created",
         **{c.name: None for c in STRIPE_CHILDREN}}
+
+
+def test_an_unreachable_proxy_is_named_without_its_password(tmp_path, monkeypatch):
+    port = closed_port()
+    monkeypatch.setenv("HTTP_PROXY", f"http://bob:s3cretpw@127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    config = {"source": "stripe", "api_key": "sk_test_secretvalue99",
+              "api_base_url": "http://api.example.test", "max_retries": 1}
+    result = run_tap(tmp_path, config)
+    assert result.returncode == 1
+    assert last_line(result.stderr) == (
+        "tap-cloudsources: cannot reach the stripe API at http://api.example.test through the "
+        f"proxy http://127.0.0.1:{port}: connection refused")
+    assert "s3cretpw" not in result.stderr
+
+
+def test_a_target_that_stops_reading_ends_the_run_with_one_clear_line(tmp_path, sandbox):
+    """The reader of stdout exits (a target that failed): the tap stops, says why in its
+    last line, and does not blame a collection."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"source": "stripe", "api_key": "sk_test_12345678",
+                                "api_base_url": sandbox.url}))
+    tap = subprocess.Popen([TAP, "--config", str(path)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    assert tap.stdout is not None and tap.stderr is not None
+    assert tap.stdout.readline().startswith('{"type":"SCHEMA"')
+    tap.stdout.close()  # the target is gone
+    stderr = tap.stderr.read()
+    assert tap.wait(timeout=120) == 1
+    assert last_line(stderr) == (
+        "tap-cloudsources: stdout was closed: the target stopped reading (did it exit? see its "
+        "error); stopped")
+    assert "Traceback" not in stderr

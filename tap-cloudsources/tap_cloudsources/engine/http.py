@@ -208,8 +208,10 @@ class HttpClient:
 
     def _give_up(self, problem: str, attempts: int, spent: float, meter: CollectionMeter) -> None:
         if not self.ever_connected:
+            via = self.transport.proxy_shown
             raise SourceUnreachable(
-                f"cannot reach the {self.source} API at {self.base_url}: {problem}")
+                f"cannot reach the {self.source} API at {self.base_url}"
+                f"{f' through the proxy {via}' if via else ''}: {problem}")
         raise RetriesExhausted(
             f"{self.source}: {meter.name}: gave up after {attempts} attempts in {spent:.0f}s: "
             f"{problem}"

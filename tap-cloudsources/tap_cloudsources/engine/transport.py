@@ -111,6 +111,7 @@ class Transport:
         self.headers = {"User-Agent": _user_agent(), "Accept": "application/json",
                         "Accept-Encoding": "gzip, deflate", **headers}
         self.proxy = proxy
+        self.proxy_shown = _without_credentials(proxy) if proxy else None  # for errors
         self.tls = tls
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self._ahead: dict[tuple[str, str], HTTPConnection] = {}
@@ -181,3 +182,8 @@ def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
     # As requests does: None means "leave out", a list repeats the key.
     query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
     return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
