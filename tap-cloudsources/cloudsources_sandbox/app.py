@@ -231,6 +231,12 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.stopping = threading.Event()  # set by stop(): stalls and latency end at once
         super().__init__(address, SandboxHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-request (a killed tap, a timeout) is normal here, not
+        worth a traceback; anything else still gets one."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as API clients expect

@@ -145,3 +145,18 @@ def test_token_bucket_answers_stripes_429_beyond_the_rate_per_key(sandbox):
     stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
     assert stats["faults"] == {"rate-limited": len(limited)}
     assert stats["by_path"]["/v1/customers"] == 14  # rate-limited requests are still counted
+
+
+def test_a_client_that_hangs_up_mid_request_leaves_no_traceback(sandbox, capfd):
+    import struct
+
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    for _ in range(3):
+        client = socket.create_connection((host, int(port)))
+        client.sendall(b"GET /v1/customers HTTP/1.1\r\nHost: x\r\n")  # headers never end
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # RST: the server's read fails with ConnectionResetError
+    time.sleep(0.5)
+    # The server is still serving, and said nothing about the three resets.
+    assert requests.get(f"{sandbox.url}/v1/customers?limit=1", auth=AUTH, timeout=10).ok
+    assert "Traceback" not in capfd.readouterr().err
