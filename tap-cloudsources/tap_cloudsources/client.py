@@ -76,6 +76,12 @@ class LockedWriter(GenericSingerWriter[bytes, Message]):
             if not isinstance(message, RecordMessage):
                 sys.stdout.flush()
 
+    def write_record(self, message: dict) -> None:
+        """A RECORD message as a plain dict (the streams' fast path); buffered like any."""
+        line = _ENCODER.encode(message) + b"\n"
+        with self.lock:
+            sys.stdout.buffer.write(line)
+
     def repeat_last_state(self) -> None:
         """Write the last STATE again (the watchdog's and a signal's last word)."""
         with self.lock:
@@ -126,11 +132,12 @@ class CloudSourcesStream(Stream):
             return
         meter.finish()
 
-    def _generate_record_messages(self, record: dict) -> t.Generator[RecordMessage, None, None]:
+    def _write_record_message(self, record: dict) -> None:
         """The fast path when no stream map or property selection applies (the usual case):
-        records keep the API's own JSON types, so only unknown top-level keys are dropped."""
+        records keep the API's own JSON types, so only unknown top-level keys are dropped,
+        and the line is encoded straight from the record (no message object per record)."""
         if not self._plain_records:
-            yield from super()._generate_record_messages(record)
+            super()._write_record_message(record)
             return
         if not self._known_properties.issuperset(record):  # no set built per record
             unknown = record.keys() - self._known_properties
@@ -140,8 +147,13 @@ class CloudSourcesStream(Stream):
                 self._warned_unknown = True
                 logger.warning("%s: ignoring properties not in the schema: %s", self.name,
                                ", ".join(sorted(unknown)))
-        yield RecordMessage(stream=self.name, record=record, version=self._stream_version,
-                            time_extracted=datetime.now(UTC))
+        # The same line as singer-sdk's RecordMessage.to_dict() would give.
+        message: dict[str, t.Any] = {"type": "RECORD", "stream": self.name, "record": record}
+        if self._stream_version is not None:
+            message["version"] = self._stream_version
+        message["time_extracted"] = datetime.now(UTC)
+        self._tap.message_writer.write_record(message)
+        self.state_manager.is_flushed = False
 
     def _process_record(self, record: dict, child_context: Context | None = None,
                         partition_context: Context | None = None) -> None:

@@ -102,8 +102,11 @@ class StripeStream(CloudSourcesStream):
     def with_segment_fields(self, record: dict, *, deleted_at: int | None = None) -> dict:
         """Segment's foreign-key columns, `is_deleted`, and Singer's `_sdc_deleted_at` (so a
         target can soft- or hard-delete the row by convention)."""
+        for column, field in self._foreign_key_fields:  # the usual case: a top-level field
+            value: t.Any = record.get(field)
+            record[column] = value.get("id") if isinstance(value, dict) else value
         for column, path in self._foreign_key_paths:
-            value: t.Any = record
+            value = record
             for part in path:  # ("source", "coupon"): a field of a nested object
                 value = value.get(part) if isinstance(value, dict) else None
             record[column] = value.get("id") if isinstance(value, dict) else value
@@ -113,10 +116,15 @@ class StripeStream(CloudSourcesStream):
         return record
 
     @cached_property
+    def _foreign_key_fields(self) -> tuple[tuple[str, str], ...]:
+        return tuple((column, source) for column, source in self.foreign_keys.items()
+                     if column in self._known_properties and "." not in source)
+
+    @cached_property
     def _foreign_key_paths(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         return tuple((column, tuple(source.split(".")))
                      for column, source in self.foreign_keys.items()
-                     if column in self._known_properties)
+                     if column in self._known_properties and "." in source)
 
     # False where Stripe sends no events for the object (balance transactions): such a
     # collection keeps reading its list from the bookmark (new objects) on every run.
@@ -158,9 +166,11 @@ class StripeStream(CloudSourcesStream):
 
     def _with_children(self, records: Iterator[dict], *, full_pass: bool) -> Iterator[dict]:
         children = self.children
-        if not children:
-            yield from records
-            return
+        # Without children the records pass as they are: no generator layer per record.
+        return self._feeding(children, records, full_pass) if children else records
+
+    def _feeding(self, children: list[StripeChildStream], records: Iterator[dict],
+                 full_pass: bool) -> Iterator[dict]:
         for child in children:
             child.start_with_parent()
         for record in records:
@@ -255,6 +265,7 @@ class StripeStream(CloudSourcesStream):
         newest: int | None = resume["newest"] if resume else None
         newest_ids: set[str] = set(resume["newest_ids"]) if resume else set()
 
+        replication_key = self.replication_key
         guard = LoopGuard(self.source, self.name, "cursor")
         dedupe = BoundaryDeduper()
         page_params, sent = params, None
@@ -270,7 +281,7 @@ class StripeStream(CloudSourcesStream):
                 page_params = {**params, "starting_after": cursor}
                 sent = self.client.send_ahead(self.path, page_params, meter)
             for obj in dedupe.page(page):
-                created = obj.get(self.replication_key)
+                created = obj.get(replication_key)
                 if created == lower and obj["id"] in seen_at_lower:
                     continue
                 if newest is None or (created is not None and created > newest):
