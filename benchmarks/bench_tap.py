@@ -1,8 +1,8 @@
 """`make bench`, tap line: tap-cloudsources against a zero-latency sandbox.
 
 One invocation starts `cloudsources sandbox serve` (its own process, no injected latency or
-rate limit) with a world of N charges (the sandbox seeds round(600 * scale) charges, so
-scale = N / 600; every other collection grows with it), then runs:
+rate limit) with a world of N charges (`--count charges=N`; every other collection keeps its
+scale-1 size, so the sandbox's memory and start-up are those of the charges), then runs:
   tap-cloudsources with only `charges` selected (a first sync, no STATE), and
   tap-cloudsources with the whole default catalog at the default scale (scale 1), second line.
 The tap's client-side request budget is raised to MAX_RPS requests/s in its config, so the
@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAIN_BIN = Path(sys.executable).parent
-CHARGES_PER_SCALE = 600  # cloudsources_sandbox.stripe_source.BASE_COUNTS["charges"]
 PAGE_SIZE = 100  # Stripe's maximum `limit`, which the tap always asks for
 MAX_RPS = 100_000  # tap config max_requests_per_second: the budget must not be the bottleneck
 GOAL_RPS = 20_000
@@ -70,10 +69,11 @@ class TapRun:
 class Sandbox:
     """`cloudsources sandbox serve --port 0` as a child process."""
 
-    def __init__(self, scale: float, seed: int = 1) -> None:
+    def __init__(self, scale: float, seed: int = 1, charges: int | None = None) -> None:
         start = time.perf_counter()
         cmd = [str(MAIN_BIN / "cloudsources"), "sandbox", "serve", "--port", "0",
-               "--seed", str(seed), "--scale", repr(scale)]
+               "--seed", str(seed), "--scale", repr(scale),
+               *(["--count", f"charges={charges}"] if charges else [])]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks while the world is generated
@@ -198,9 +198,8 @@ def pages(n: int) -> int:
 
 
 def bench_charges(n: int, work: Path) -> tuple[TapRun, Sandbox]:
-    scale = n / CHARGES_PER_SCALE
-    print(f"Starting the sandbox at scale {scale:.4g} ({n:,} charges)...", flush=True)
-    sandbox = Sandbox(scale)
+    print(f"Starting the sandbox with {n:,} charges...", flush=True)
+    sandbox = Sandbox(1.0, charges=n)
     try:
         rss = f", peak RSS {sandbox.peak_rss_mb:,.0f} MB" if sandbox.peak_rss_mb else ""
         print(f"  sandbox ready in {sandbox.startup_s:.1f}s{rss}", flush=True)
@@ -210,7 +209,7 @@ def bench_charges(n: int, work: Path) -> tuple[TapRun, Sandbox]:
         run = run_tap(f"tap charges only, {n:,}", sandbox, config, catalog, work)
     finally:
         sandbox.stop()
-    run.expected = {"charges": round(CHARGES_PER_SCALE * scale)}
+    run.expected = {"charges": n}
     run.minimum = pages(run.expected["charges"]) + 1  # + /v1/events?limit=1 (feed cursor)
     return run, sandbox
 

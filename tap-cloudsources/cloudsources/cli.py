@@ -1,6 +1,7 @@
 """The `cloudsources` command.
 
-    cloudsources sandbox serve --host 127.0.0.1 --port 8765 --seed 1 [--scale 1.0] [--verbose]
+    cloudsources sandbox serve --host 127.0.0.1 --port 8765 --seed 1 [--scale 1.0]
+        [--count charges=100000] [--verbose]
     cloudsources demo [--warehouse warehouse.duckdb] ...   (see cloudsources/demo.py)
 """
 
@@ -15,6 +16,19 @@ from collections.abc import Sequence
 from types import FrameType
 
 
+def _collection_count(text: str) -> tuple[str, int]:
+    """`charges=100000` for --count: a seeded collection and a positive size."""
+    from cloudsources_sandbox.stripe_source import BASE_COUNTS
+
+    name, _, number = text.partition("=")
+    if name not in BASE_COUNTS:
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a seeded collection; one of: {', '.join(sorted(BASE_COUNTS))}")
+    if not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {name}=N with N a positive integer")
+    return name, int(number)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from cloudsources_sandbox.server import SandboxServer  # only this subcommand needs it
 
@@ -26,7 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     srv = SandboxServer(host=args.host, port=args.port, seed=args.seed, scale=args.scale,
-                        verbose=args.verbose)
+                        verbose=args.verbose, counts=dict(args.count))
     # The seeded world lives as long as the server: keep the collector from walking it again
     # and again (at --scale 100 it is millions of objects, seconds of every request's time).
     gc.freeze()
@@ -54,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     serve.add_argument("--seed", type=int, default=1)
     serve.add_argument("--scale", type=float, default=1.0, help="multiplies object counts")
+    serve.add_argument("--count", type=_collection_count, action="append", default=[],
+                       metavar="COLLECTION=N",
+                       help="seed exactly N objects of a collection (e.g. charges=100000) "
+                       "instead of scaling it; repeatable")
     serve.add_argument("--verbose", action="store_true", help="log requests to stderr")
     serve.set_defaults(func=_serve)
     # Listed for --help only: main() hands `demo` its own argv (it has its own parser).

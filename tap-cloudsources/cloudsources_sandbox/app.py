@@ -215,8 +215,9 @@ class Sandbox:
 TRUTH_ALIASES = {("stripe", "order_shipping_methods"): "shipping_rates"}
 
 
-def build_sandbox(seed: int = 1, scale: float = 1.0) -> Sandbox:
-    world = World(seed=seed, scale=scale, sources=[StripeSource()])
+def build_sandbox(seed: int = 1, scale: float = 1.0,
+                  counts: Mapping[str, int] | None = None) -> Sandbox:
+    world = World(seed=seed, scale=scale, sources=[StripeSource()], counts=counts)
     # Zendesk and Salesforce serve authentication, limits and faults only, no data yet.
     return Sandbox(world, [StripeAPI(world), ZendeskAPI(world), SalesforceAPI(world)])
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 
 from .app import Sandbox, SandboxHTTPServer, build_sandbox
@@ -15,9 +16,9 @@ from .world import World
 
 class SandboxServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 1, scale: float = 1.0,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, counts: Mapping[str, int] | None = None) -> None:
         self.host, self.port, self.verbose = host, port, verbose
-        self.sandbox: Sandbox = build_sandbox(seed=seed, scale=scale)
+        self.sandbox: Sandbox = build_sandbox(seed=seed, scale=scale, counts=counts)
         self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

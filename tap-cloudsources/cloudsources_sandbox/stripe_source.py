@@ -83,7 +83,7 @@ class StripeSource:
         f = self.f = BillingFactory(rng)
         now = world.clock
         start = now - HISTORY
-        n = {k: world.count(v) for k, v in BASE_COUNTS.items()}
+        n = {k: world.count(v, k) for k, v in BASE_COUNTS.items()}
         n["prices"] = max(n["prices"], len(FORCED_PRICES))  # tiny scales still get every kind
         spread = world.spread_times
 

@@ -116,3 +116,25 @@ def test_demo_loads_every_collection_then_a_second_demo_costs_one_request(tmp_pa
     assert {t: row[0] for t, row in again.items()} == {t: row[0] for t, row in tables.items()}
     total = next(line for line in second.stdout.splitlines() if line.startswith("total API"))
     assert total.split()[-1] == "1"
+
+
+def test_count_seeds_exactly_that_many_of_one_collection_and_scales_the_rest():
+    proc, url = start("--count", "charges=1500")
+    try:
+        def count(name: str) -> int:
+            return requests.get(f"{url}/_sandbox/truth/stripe/{name}", timeout=30).json()["count"]
+
+        assert (count("charges"), count("customers"), count("invoices")) == (1500, 200, 300)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+
+
+@pytest.mark.parametrize(("value", "error"), [
+    ("refunds=10", "'refunds' is not a seeded collection; one of: charges, customers,"),
+    ("charges=0", "'charges=0': expected charges=N with N a positive integer"),
+])
+def test_count_names_what_is_wrong(value, error):
+    result = subprocess.run([CLOUDSOURCES, "sandbox", "serve", "--count", value],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and error in result.stderr
