@@ -186,3 +186,11 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_a_redirect_of_a_get_sent_ahead_keeps_credentials_on_their_host(api, other_host):
+    api.routes["/away"] = (307, {"Location": f"{other_host.url}/landed"})
+    client, meter = _client(api.url), CollectionMeter("charges")
+    sent = client.send_ahead("/away", None, meter)
+    assert client.get_json("/away", None, meter, sent=sent)["target"] == "/landed"
+    assert "authorization" not in other_host.seen[-1]["headers"]

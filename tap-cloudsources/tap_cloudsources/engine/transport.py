@@ -68,11 +68,11 @@ class Sent:
         self.transport, self.url, self.conn, self.error = transport, url, conn, error
 
     def receive(self) -> Answer:
-        self.transport.in_flight.pop(self.conn, None)
         if self.error is not None:
             raise self.error
         if self.conn is None:  # not sent ahead (through a proxy): an ordinary GET now
             return self.transport.get(self.url, None)
+        self.transport.in_flight.discard(self.conn)
         try:
             response = self.conn.getresponse()
             data = response.data
@@ -86,11 +86,7 @@ class Sent:
             # The error the pool raises for it, so the client words it the same way.
             self.conn.close()
             raise ProtocolError("Connection aborted.", exc) from exc
-        location = response.headers.get("Location")
-        if response.status in REDIRECTS and location:
-            return self.transport.get(urljoin(self.url, location), None)
-        return Answer(response.status, response.headers, data, response.reason or "",
-                      urlsplit(self.url).path)
+        return self.transport.answer(self.url, response, data)
 
 
 class Transport:
@@ -111,22 +107,34 @@ class Transport:
         self.headers = {"User-Agent": _user_agent(), "Accept": "application/json",
                         "Accept-Encoding": "gzip, deflate", **headers}
         self.proxy = proxy
-        self.proxy_shown = _without_credentials(proxy) if proxy else None  # for errors
         self.tls = tls
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self._ahead: dict[tuple[str, str], HTTPConnection] = {}
-        self.in_flight: dict[HTTPConnection | None, Sent] = {}
+        self.in_flight: set[HTTPConnection] = set()  # sent ahead, answer not read yet
         timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         # retries=False: the client above owns every retry decision, and sees every answer.
         options: dict[str, Any] = {"timeout": timeout, "retries": False, **tls}
         self.pool: urllib3.PoolManager = (
             urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options))
 
+    @property
+    def proxy_shown(self) -> str | None:
+        """The proxy as an error message may name it: never its credentials."""
+        if not self.proxy:
+            return None
+        parts = urlsplit(self.proxy)
+        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
     def get(self, url: str, params: Mapping[str, Any] | None) -> Answer:
         url = _with_query(url, params)
+        response = self.pool.request("GET", url, headers=self.headers, redirect=False)
+        return self.answer(url, response, response.data)
+
+    def answer(self, url: str, response: urllib3.BaseHTTPResponse, data: bytes) -> Answer:
+        """The answer to a GET of `url`, after following its redirects (from the pool or
+        from a connection of `send`, so both follow them the same way)."""
         headers = self.headers
-        for _ in range(MAX_REDIRECTS + 1):
-            response = self.pool.request("GET", url, headers=headers, redirect=False)
+        for _ in range(MAX_REDIRECTS):
             location = response.headers.get("Location")
             if response.status not in REDIRECTS or not location:
                 break
@@ -135,7 +143,9 @@ class Transport:
                 # As requests does: credentials never follow a redirect to another host.
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             url = target
-        return Answer(response.status, response.headers, response.data, response.reason or "",
+            response = self.pool.request("GET", url, headers=headers, redirect=False)
+            data = response.data
+        return Answer(response.status, response.headers, data, response.reason or "",
                       urlsplit(url).path)
 
     def send(self, url: str, params: Mapping[str, Any] | None) -> Sent:
@@ -154,7 +164,7 @@ class Transport:
         if conn is not None and (conn in self.in_flight or not conn.is_connected):
             # Dropped by the server while idle, or an answer never read (its reader gave
             # up): connect again.
-            self.in_flight.pop(conn, None)
+            self.in_flight.discard(conn)
             conn.close()
         if conn is None:
             cls, extra = ((HTTPSConnection, self.tls) if parts.scheme == "https"
@@ -172,8 +182,8 @@ class Transport:
         except OSError as exc:
             conn.close()
             return Sent(self, url, None, error=ProtocolError("Connection aborted.", exc))
-        sent = self.in_flight[conn] = Sent(self, url, conn)
-        return sent
+        self.in_flight.add(conn)
+        return Sent(self, url, conn)
 
 
 def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
@@ -183,7 +193,3 @@ def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
     query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
     return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
 
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
