@@ -25,7 +25,7 @@ class Outcome(enum.Enum):
 
 
 class HttpAnswer(Protocol):
-    """What a policy reads of a response (the transport's `Answer`, or a HttpAnswer)."""
+    """What a policy reads of a response (the transport's `Answer`, or a requests.Response)."""
 
     @property
     def status_code(self) -> int: ...

@@ -141,7 +141,7 @@ class DuckDBBackend:
             raise WarehouseConnectionError(
                 f"duckdb_number_type must be 'decimal' or 'double', not {number_type!r}"
             )
-        self._memory_setting = _memory_setting(memory_limit) if memory_limit else None
+        self._user_limit = _memory_setting(memory_limit) if memory_limit else None
         try:
             if path != ":memory:" and ":" not in Path(path).name:
                 Path(path).parent.mkdir(
@@ -161,7 +161,7 @@ class DuckDBBackend:
         # group several times. This backend checkpoints once per row group's worth of
         # rows instead (see _after_commit).
         con.execute("SET checkpoint_threshold = '1GB'")
-        con.execute(f"SET memory_limit = '{self._memory_setting or f'{self._memory_mb}MB'}'")
+        con.execute(f"SET memory_limit = '{self._user_limit or f'{self._memory_mb}MB'}'")
         return con
 
     def close(self) -> None:
@@ -173,20 +173,23 @@ class DuckDBBackend:
             return  # set by the user
         needed = int(columns * MEMORY_PER_COLUMN_MB + 0.999)
         if needed > self._memory_mb:
-            self.con.execute(f"SET memory_limit = '{needed}MB'")
-            self._memory_mb = needed
+            self._set_memory(needed)
 
     def _grow_memory(self, exc: duckdb.Error) -> bool:
         """After a write ran out of the automatic memory_limit: double it, if allowed."""
         if (self._memory_mb is None or self._memory_mb >= MEMORY_CAP_MB
                 or not _out_of_memory(exc)):
             return False
-        self._memory_mb = min(MEMORY_CAP_MB, self._memory_mb * 2)
+        doubled = min(MEMORY_CAP_MB, self._memory_mb * 2)
         logger.warning("DuckDB ran out of its memory_limit; retrying with %d MB (set "
-                       "duckdb_memory_limit to choose it)", self._memory_mb)
+                       "duckdb_memory_limit to choose it)", doubled)
         with contextlib.suppress(duckdb.Error):
-            self.con.execute(f"SET memory_limit = '{self._memory_mb}MB'")
+            self._set_memory(doubled)
         return True
+
+    def _set_memory(self, mb: int) -> None:
+        self._memory_mb = mb  # a reconnect (see _after_commit) applies it again
+        self.con.execute(f"SET memory_limit = '{mb}MB'")
 
     def _after_commit(self, rows: int) -> None:
         """CHECKPOINT once a row group's worth of rows sits only in the WAL."""

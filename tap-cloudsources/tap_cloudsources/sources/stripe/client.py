@@ -291,7 +291,7 @@ class StripeStream(CloudSourcesStream):
                 yield obj
             if sent is None:
                 break
-            state["resume"] = {"lower": lower, "lte": page[-1].get(self.replication_key),
+            state["resume"] = {"lower": lower, "lte": page[-1].get(replication_key),
                                "newest": newest, "newest_ids": sorted(newest_ids)}
             self.checkpoint()
 
