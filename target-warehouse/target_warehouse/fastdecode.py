@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable
-from itertools import repeat
 from operator import attrgetter
 from types import UnionType
 from typing import Any, Literal
 
 import msgspec
+from msgspec.structs import astuple
 
 from target_warehouse.fastcheck import compile_plain
 
@@ -114,7 +114,8 @@ class TypedStream:
         fields: list[tuple[Any, ...]] = []
         rename: dict[str, str] = {}
         self.attrs: dict[str, str] = {}  # property -> Struct attribute
-        self.raw_checks: dict[str, Callable[[Any], Any]] = {}  # property -> validator
+        # property -> validator of a whole column (a JSON array of its raw values)
+        self.raw_checks: dict[str, Callable[[bytes], Any]] = {}
         for i, key in enumerate([*props, *(k for k in required if k not in props)]):
             sub = props.get(key, True)
             field = f"f{i}"
@@ -129,12 +130,15 @@ class TypedStream:
                 default: Any = None
             else:
                 typed, default = msgspec.Raw, _NULL
-                self.raw_checks[key] = msgspec.json.Decoder(kind).decode
+                self.raw_checks[key] = msgspec.json.Decoder(list[kind]).decode  # type: ignore[valid-type]
             fields.append((field, typed) if key in required else (field, typed, default))
         fields.sort(key=len)
+        # gc=False: decoded JSON holds no reference cycles, and untracked records make
+        # the per-batch collection (and allocation) cheaper.
         record = msgspec.defstruct(
-            "Record", fields, rename=rename, forbid_unknown_fields=extra is False
+            "Record", fields, rename=rename, forbid_unknown_fields=extra is False, gc=False
         )
+        self._fields: tuple[str, ...] = record.__struct_fields__  # astuple's order
         envelope = msgspec.defstruct(
             "Envelope",
             [
@@ -144,6 +148,7 @@ class TypedStream:
                 ("time_extracted", Any, None),
                 ("version", Any, None),
             ],
+            gc=False,
         )
         self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(
             envelope, float_hook=decimal.Decimal
@@ -158,14 +163,17 @@ class TypedStream:
         has no escape sequence (jsonb reads it as to_json's text): those are added to
         ``encoded``, and their values must not be encoded again.
         """
-        records = list(map(attrgetter("record"), envelopes))
+        records = map(attrgetter("record"), envelopes)
+        # one tuple per record, transposed: each field's values in C loops
+        columns = zip(*map(astuple, records), strict=True)
+        by_field = dict(zip(self._fields, columns, strict=True)) if envelopes else {}
         out: dict[str, list[Any]] = {}
         for key, field in self.attrs.items():
-            values = list(map(attrgetter(field), records))
+            values = list(by_field.get(field, ()))
             check = self.raw_checks.get(key)
             if check is not None:
                 try:
-                    list(map(check, values))
+                    check(b"[" + b",".join(values) + b"]")
                 except msgspec.DecodeError:
                     return None
                 if key in raw_json and (text := _raw_text(values)) is not None:
@@ -178,10 +186,19 @@ class TypedStream:
 
 
 def _raw_text(raws: list[Any]) -> list[str | None] | None:
-    texts = list(map(str, raws, repeat("utf-8")))
-    if "\\u" in "".join(texts):
+    if not raws:
+        return []
+    # The column at once: joined, decoded and split again on a newline, which a raw value
+    # from one input line cannot hold (the count is checked all the same).
+    text = b"\n".join(raws).decode()
+    if "\\u" in text:
         return None  # an escape (a NUL, a lone surrogate...): decode and encode as usual
-    return [None if t == "null" else t for t in texts]
+    texts: list[str | None] = text.split("\n")  # type: ignore[assignment]
+    if len(texts) != len(raws):
+        return None
+    if "null" in texts:
+        texts = [None if t == "null" else t for t in texts]
+    return texts
 
 
 def decode_texts(texts: list[str | None]) -> list[Any]:

@@ -3,10 +3,15 @@ while the previous one loads (a failed load puts the batch back in the buffers).
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import attrgetter, contains
 from typing import Any
 
 from target_warehouse.fastdecode import materialize
 from target_warehouse.types import LogicalType
+
+_time_extracted = attrgetter("time_extracted")
+_version = attrgetter("version")
 
 
 class TypedBatches:
@@ -19,7 +24,8 @@ class TypedBatches:
     _received: list[float]
     _versions: list[Any]
     _typed_count: int
-    _buffer: Any  # WarehouseSink._buffer
+    _total_records_read: int
+    _batch_records_read: int
     _metadata: bool
     _limit: int
     _all_keys: tuple[str, ...]
@@ -28,11 +34,29 @@ class TypedBatches:
     columns: list[Any]
     _target: Any
 
-    def accept_typed(self, envelope: Any, raw: bytes, line: int, received: float) -> bool:
-        """accept() for a line the typed decoder took (checked per batch, see fastdecode)."""
-        self._typed_count += 1
-        return self._buffer(envelope, raw, line, envelope.time_extracted, envelope.version,
-                            received)
+    def accept_typed(
+        self, envelopes: list[Any], raw: list[Any], first_line: int, received: float
+    ) -> bool:
+        """accept() for a run of consecutive lines the typed decoder took (checked per
+        batch, see fastdecode); True when the batch is full."""
+        count = len(envelopes)
+        if self.first_pending_line is None:
+            self.first_pending_line = first_line
+        self._records += envelopes
+        self._lines += range(first_line, first_line + count)
+        self._raw_lines += raw
+        if self._metadata:
+            self._extracted += map(_time_extracted, envelopes)
+            self._received += repeat(received, count)
+            self._versions += map(_version, envelopes)
+        self._typed_count += count
+        self._total_records_read += count
+        size = self._batch_records_read = self._batch_records_read + count
+        return size >= self._limit
+
+    def room(self) -> int:
+        """How many more records the current batch takes before it is full (at least 1)."""
+        return max(1, self._limit - self._batch_records_read)
 
     def _typed_columns(
         self, context: dict, raw_json: bool, encoded: set[str]
@@ -45,6 +69,11 @@ class TypedBatches:
         raw = self.typed.columns(records, json_props if raw_json else set(), encoded)
         if raw is None or not all(None not in raw[key] for key in self._all_keys):
             return None  # not sure: the record-by-record path finds the first bad one
+        # JSON can only spell U+0000 as an escape: without one in the lines, no value
+        # of the batch holds a NUL, and stripping it can be skipped.
+        lines = context["raw_lines"]
+        escape = b"\\u0000" if lines and isinstance(lines[0], bytes) else "\\u0000"
+        context["nul_free"] = not any(map(contains, lines, repeat(escape)))
         return raw
 
     def _as_dicts(self, context: dict) -> list[dict]:

@@ -129,22 +129,15 @@ class WarehouseSink(TypedBatches, BatchSink):
         if self._validate is not None:  # a schema checked on arrival (see setup)
             self._check_keys(record)
             self._validate(record)
-        return self._buffer(record, None, line, message.get("time_extracted"),
-                            message.get("version"), received)
-
-    def _buffer(self, record: Any, raw: bytes | None, line: int, extracted: Any, version: Any,
-                received: float) -> bool:
-        """Keep one record (a dict, or a typed envelope with its raw line) and its metadata;
-        True when the batch is full."""
         if self.first_pending_line is None:
             self.first_pending_line = line
         self._records.append(record)
         self._lines.append(line)
-        self._raw_lines.append(raw)
+        self._raw_lines.append(None)
         if self._metadata:
-            self._extracted.append(extracted)
+            self._extracted.append(message.get("time_extracted"))
             self._received.append(received)
-            self._versions.append(version)
+            self._versions.append(message.get("version"))
         self._total_records_read += 1
         size = self._batch_records_read = self._batch_records_read + 1
         return size >= self._limit
@@ -306,6 +299,7 @@ class WarehouseSink(TypedBatches, BatchSink):
             self._settle(saved)  # DDL: the connection must be free
         types = self._ensure_table()
         batched_at = datetime.datetime.now(_UTC)
+        strip = backend.strips_nul and not context.get("nul_free")
         data: dict[str, list[Any]] = {}
         specs: list[ColumnSpec] = []
         removed = 0
@@ -325,7 +319,7 @@ class WarehouseSink(TypedBatches, BatchSink):
                 values = decode_texts(values)  # a column widened to text: canonical text
             if col.source not in encoded or column_type is not LogicalType.JSON:
                 values = convert_column(values, converter(col.schema_type, column_type))
-            if backend.strips_nul and column_type in (LogicalType.TEXT, LogicalType.JSON):
+            if strip and column_type in (LogicalType.TEXT, LogicalType.JSON):
                 values, n = strip_nul(values, column_type is LogicalType.JSON)
                 removed += n
             data[col.name] = values

@@ -26,7 +26,7 @@ from target_warehouse.backends import Backend, open_backend
 from target_warehouse.errors import EXPECTED_ERRORS, InputError, describe
 from target_warehouse.naming import normalize, short_hash, with_suffix
 from target_warehouse.pipeline import LoadPipeline
-from target_warehouse.reader import LineTrackingReader
+from target_warehouse.reader import FastRecords, LineTrackingReader
 from target_warehouse.settings import CONFIG_SCHEMA
 from target_warehouse.sinks import WarehouseSink
 
@@ -181,14 +181,16 @@ class TargetWarehouse(Target):
         reader = self.message_reader
         if isinstance(reader, LineTrackingReader):
             typed = sink.typed if sink is not None else None
-            reader.fast = None if typed is None else (typed.decode, self._accept_typed)
+            reader.fast = None if typed is None or sink is None else FastRecords(
+                sink.stream_name, typed.decode, self._accept_typed, sink.room
+            )
 
-    def _accept_typed(self, envelope: Any, line: bytes) -> None:
-        """_process_record_message for a line the typed decoder took."""
+    def _accept_typed(self, envelopes: list[Any], lines: list[Any], first_line: int) -> None:
+        """_process_record_message for a run of lines the typed decoder took."""
         sink = self._fast_sink
         assert sink is not None
-        received = time.time()
-        if sink.accept_typed(envelope, line, self.message_reader.line_number, received):
+        received = time.time()  # one receive time for the run (read within RUN_SECONDS)
+        if sink.accept_typed(envelopes, lines, first_line, received):
             self.drain_one(sink)  # full
             self._release_states()
         if self._held and time.monotonic() - self._last_flush >= self._flush_every:
