@@ -6,8 +6,14 @@ PostgreSQL (pgserver), and loads the same input with:
   target-postgres with its defaults and with use_copy (in benchmarks/.venv-peer, created
   on first use: it pins other singer-sdk/SQLAlchemy versions than ours),
   psql \\copy of the same rows as CSV, and DuckDB read_json of the same records.
-Each run is a child process: wall time, records/s, peak RSS (getrusage of that child),
+Each run is a child process: wall time, CPU time and peak RSS (getrusage of that child),
 and the row count read back afterwards. Ratios and the issue's goals are printed last.
+
+This VM's speed drifts by tens of percent from one minute to the next, so the runs of
+target-warehouse and of the raw baselines are repeated in rounds (--rounds, default 3),
+each round running every one of them back to back: a ratio is taken within each round,
+and the median over the rounds is reported with its range. target-postgres (a minute or
+more per run) runs once.
 
     python benchmarks/bench.py --records 100000
 """
@@ -18,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,10 +50,42 @@ class Result:
     peak_rss_mb: float
     rows: int
     note: str = ""
+    cpu_seconds: float = 0.0
+
+
+@dataclass
+class Runs:
+    """Every round's result of one run."""
+
+    results: list[Result]
+
+    @property
+    def name(self) -> str:
+        return self.results[0].name
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(r.seconds for r in self.results)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return statistics.median(r.cpu_seconds for r in self.results)
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(r.peak_rss_mb for r in self.results)
+
+    @property
+    def rows(self) -> int:
+        return min(r.rows for r in self.results)
+
+
+_last_cpu = 0.0  # CPU seconds (user + system) of the child run_child waited for last
 
 
 def run_child(cmd: list[str], stdin: Path | None, env: dict | None = None) -> tuple[float, float]:
     """Run one process to completion; (wall seconds, peak RSS MB of that process)."""
+    global _last_cpu
     start = time.perf_counter()
     with stdin.open("rb") if stdin else open(os.devnull, "rb") as src:
         proc = subprocess.Popen(
@@ -56,6 +95,7 @@ def run_child(cmd: list[str], stdin: Path | None, env: dict | None = None) -> tu
         err = proc.stderr.read()  # drained while it runs: a full pipe would block the child
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    _last_cpu = usage.ru_utime + usage.ru_stime
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = err.decode(errors="replace")[-3000:]
@@ -133,8 +173,15 @@ def bench_warehouse_pg(pg: Postgres, work: Path, singer: Path) -> Result:
     return Result("target-warehouse → PostgreSQL", secs, rss, pg.count(db, "public", STREAM))
 
 
+def fresh_duckdb(path: Path) -> Path:
+    """No database file left by an earlier round."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    return path
+
+
 def bench_warehouse_duckdb(work: Path, singer: Path) -> Result:
-    path = work / "tw.duckdb"
+    path = fresh_duckdb(work / "tw.duckdb")
     cfg = write_config(work, "tw-duck", {"backend": "duckdb", "path": str(path)})
     secs, rss = run_child([str(MAIN_BIN / "target-warehouse"), "--config", str(cfg)], singer)
     return Result("target-warehouse → DuckDB", secs, rss, duckdb_count(path, STREAM))
@@ -199,7 +246,7 @@ def bench_psql_copy(pg: Postgres, work: Path, csv_path: Path) -> Result:
 
 
 def bench_read_json(work: Path, ndjson: Path) -> Result:
-    path = work / "raw.duckdb"
+    path = fresh_duckdb(work / "raw.duckdb")
     code = (
         "import duckdb\n"
         f"con=duckdb.connect({str(path)!r})\n"
@@ -211,26 +258,38 @@ def bench_read_json(work: Path, ndjson: Path) -> Result:
     return Result("raw DuckDB read_json", secs, rss, duckdb_count(path, "raw"))
 
 
-def report(results: dict[str, Result], n: int) -> None:
+def report(results: dict[str, Runs], n: int, rounds: int) -> None:
     print(f"\n{n:,} Stripe-charge-like records ({len(COLUMNS)} columns, {len(NESTED)} nested)")
-    print(f"{'run':<44}{'wall s':>9}{'records/s':>12}{'peak RSS MB':>13}{'rows':>10}")
+    print(f"{'run':<40}{'runs':>5}{'wall s':>9}{'cpu s':>8}{'records/s':>11}"
+          f"{'peak RSS MB':>13}{'rows':>10}")
     for r in results.values():
         rate = n / r.seconds if r.seconds else 0
-        print(f"{r.name:<44}{r.seconds:>9.2f}{rate:>12,.0f}{r.peak_rss_mb:>13.0f}{r.rows:>10,}")
+        print(f"{r.name:<40}{len(r.results):>5}{r.seconds:>9.2f}{r.cpu_seconds:>8.2f}"
+              f"{rate:>11,.0f}{r.peak_rss_mb:>13.0f}{r.rows:>10,}")
+    print("(wall and cpu: the median over the runs; peak RSS: the highest)")
     print()
 
     def ratio(slow: str, fast: str, goal: str, ok: float, faster: bool) -> None:
         if slow not in results or fast not in results:
             return
-        x = results[slow].seconds / results[fast].seconds
+        a, b = results[slow].results, results[fast].results
+        if len(a) == len(b):  # same rounds: one ratio per round, back to back
+            per_round = [x.seconds / y.seconds for x, y in zip(a, b, strict=True)]
+        else:  # a peer that ran once, against the median of the rounds
+            per_round = [results[slow].seconds / results[fast].seconds]
+        x = statistics.median(per_round)
         met = x >= ok if faster else x <= ok
-        print(f"  {goal:<66}{x:>7.2f}x  {'met' if met else 'NOT met'}")
+        spread = (
+            f"  (rounds {min(per_round):.2f}-{max(per_round):.2f}x)" if len(per_round) > 1 else ""
+        )
+        print(f"  {goal:<60}{x:>7.2f}x  {'met' if met else 'NOT met'}{spread}")
 
-    print("Ratios (goal in brackets):")
+    print(f"Ratios, median of {rounds} round(s) (goal in brackets):")
     ratio("peer", "tw_pg", "target-postgres defaults / target-warehouse PG   [>= 15x]", 15, True)
     ratio("peer_copy", "tw_pg", "target-postgres use_copy / target-warehouse PG   [>= 4x]", 4, True)
     ratio("tw_pg", "copy", "target-warehouse PG / raw copy                    [<= 2x]", 2, False)
-    ratio("tw_duck", "read_json", "target-warehouse DuckDB / read_json  [<= 3x]", 3, False)
+    ratio("tw_duck", "read_json", "target-warehouse DuckDB / read_json               [<= 3x]", 3,
+          False)
     tw = [r.peak_rss_mb for k, r in results.items() if k.startswith("tw_")]
     if tw:
         met = "met" if max(tw) <= 200 else "NOT met"
@@ -245,6 +304,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--skip-peer", action="store_true", help="no target-postgres runs")
     parser.add_argument("--only-warehouse", action="store_true", help="target-warehouse only")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of target-warehouse and baseline runs (default 3)")
     args = parser.parse_args()
     n = args.records
     with tempfile.TemporaryDirectory(prefix="cloudsources-bench-") as tmp:
@@ -253,29 +314,40 @@ def main() -> None:
         print(f"Generating {n:,} records...", flush=True)
         write_singer(n, singer)
         write_baselines(singer, csv_path, ndjson)
+        os.sync()  # the input is on disk: no writeback competes with the first run
         pg = Postgres(work)
-        results: dict[str, Result] = {}
+        results: dict[str, Runs] = {}
         try:
-            steps = [
+            repeated = [
                 ("tw_duck", lambda: bench_warehouse_duckdb(work, singer)),
                 ("tw_pg", lambda: bench_warehouse_pg(pg, work, singer)),
             ]
             if not args.only_warehouse:
-                steps += [
+                repeated += [
                     ("read_json", lambda: bench_read_json(work, ndjson)),
                     ("copy", lambda: bench_psql_copy(pg, work, csv_path)),
                 ]
+            once = []
             if not (args.skip_peer or args.only_warehouse):
-                steps += [
+                once += [
                     ("peer_copy", lambda: bench_peer(pg, work, singer, use_copy=True)),
                     ("peer", lambda: bench_peer(pg, work, singer, use_copy=False)),
                 ]
-            for key, step in steps:
-                print(f"  running {key}...", flush=True)
-                results[key] = step()
+            rounds = max(1, args.rounds)
+            for number in range(1, rounds + 1):
+                for key, step in repeated:
+                    print(f"  round {number}/{rounds}: {key}...", flush=True)
+                    result = step()
+                    result.cpu_seconds = _last_cpu
+                    results.setdefault(key, Runs([])).results.append(result)
+            for key, step in once:
+                print(f"  {key}...", flush=True)
+                result = step()
+                result.cpu_seconds = _last_cpu
+                results[key] = Runs([result])
         finally:
             pg.close()
-        report(results, n)
+        report(results, n, rounds)
 
 
 if __name__ == "__main__":

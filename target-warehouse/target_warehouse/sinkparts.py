@@ -4,7 +4,7 @@ while the previous one loads (a failed load puts the batch back in the buffers).
 from __future__ import annotations
 
 from itertools import repeat
-from operator import attrgetter, contains
+from operator import attrgetter
 from typing import Any
 
 from target_warehouse.fastdecode import materialize
@@ -69,11 +69,6 @@ class TypedBatches:
         raw = self.typed.columns(records, json_props if raw_json else set(), encoded)
         if raw is None or not all(None not in raw[key] for key in self._all_keys):
             return None  # not sure: the record-by-record path finds the first bad one
-        # JSON can only spell U+0000 as an escape: without one in the lines, no value
-        # of the batch holds a NUL, and stripping it can be skipped.
-        lines = context["raw_lines"]
-        escape = b"\\u0000" if lines and isinstance(lines[0], bytes) else "\\u0000"
-        context["nul_free"] = not any(map(contains, lines, repeat(escape)))
         return raw
 
     def _as_dicts(self, context: dict) -> list[dict]:

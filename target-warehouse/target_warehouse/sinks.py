@@ -299,7 +299,6 @@ class WarehouseSink(TypedBatches, BatchSink):
             self._settle(saved)  # DDL: the connection must be free
         types = self._ensure_table()
         batched_at = datetime.datetime.now(_UTC)
-        strip = backend.strips_nul and not context.get("nul_free")
         data: dict[str, list[Any]] = {}
         specs: list[ColumnSpec] = []
         removed = 0
@@ -319,7 +318,7 @@ class WarehouseSink(TypedBatches, BatchSink):
                 values = decode_texts(values)  # a column widened to text: canonical text
             if col.source not in encoded or column_type is not LogicalType.JSON:
                 values = convert_column(values, converter(col.schema_type, column_type))
-            if strip and column_type in (LogicalType.TEXT, LogicalType.JSON):
+            if backend.strips_nul and column_type in (LogicalType.TEXT, LogicalType.JSON):
                 values, n = strip_nul(values, column_type is LogicalType.JSON)
                 removed += n
             data[col.name] = values

@@ -122,6 +122,11 @@ class TargetWarehouse(Target):
             super()._process_schema_message(message_dict)
         finally:
             self._schema_source = None
+        sink = self._direct_sink(stream) if isinstance(stream, str) else None
+        if sink is not None:  # the stream's very first RECORD can take the typed path
+            self._direct[stream] = sink  # type: ignore[index]
+            if sink.typed is not None:
+                self._use_fast(sink)
 
     def _flush_before_schema_change(self, message_dict: dict) -> None:
         """Load a stream's pending records before its schema (or key) changes.
@@ -231,16 +236,26 @@ class TargetWarehouse(Target):
             self.drain_all()
         else:
             self._handle_max_record_age()
+        direct = self._direct_sink(stream)
+        if direct is not None:
+            self._direct[stream] = direct
+
+    def _direct_sink(self, stream: str) -> WarehouseSink | None:
+        """The sink of a stream whose records go to it untouched (no map, no flattening)."""
+        maps = self.mapper.stream_maps.get(stream)
         if (
-            len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and not maps[0].flattening_enabled
-            and maps[0].stream_alias == stream
+            maps is None
+            or len(maps) != 1
+            or type(maps[0]) is not SameRecordTransform
+            or maps[0].flattening_enabled
+            or maps[0].stream_alias != stream
         ):
-            sink = self._sinks_active.get(stream)
-            reader = self.message_reader
-            if isinstance(sink, WarehouseSink) and isinstance(reader, LineTrackingReader):
-                self._direct[stream] = sink
+            return None
+        sink = self._sinks_active.get(stream)
+        reader = self.message_reader
+        if isinstance(sink, WarehouseSink) and isinstance(reader, LineTrackingReader):
+            return sink
+        return None
 
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)

@@ -119,22 +119,46 @@ def test_interleaved_streams_and_last_wins(warehouse: Warehouse) -> None:
 def test_direct_copy_meeting_an_existing_key_falls_back_to_the_merge(
     warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A key committed by someone else after the "all new?" check: the COPY into the
-    table hits the primary key, is rolled back to its savepoint, and the batch merges."""
+    """A batch with a key already in the table: the COPY straight into the table hits the
+    primary key, is rolled back to its savepoint, and the batch merges (no lookup first)."""
     if warehouse.kind != "postgres":
         pytest.skip("PostgreSQL's direct COPY")
-    first = [schema_msg("s", PROPS)] + [record_msg("s", {"id": f"k{i}", "n": i}) for i in range(6)]
-    assert warehouse.run(first, batch_size_rows=3).error is None
     import target_warehouse.backends.postgres as pg
 
-    monkeypatch.setattr(pg, "array_literal", lambda keys: "{}")  # the check sees nothing
+    went: list[bool] = []
+    direct = pg.PostgresBackend._direct
+
+    def spy(self: pg.PostgresBackend, *args: object) -> bool:
+        went.append(direct(self, *args))  # type: ignore[arg-type]
+        return went[-1]
+
+    monkeypatch.setattr(pg.PostgresBackend, "_direct", spy)
+    first = [schema_msg("s", PROPS)] + [record_msg("s", {"id": f"k{i}", "n": i}) for i in range(6)]
+    assert warehouse.run(first, batch_size_rows=3).error is None
+    assert went == [True, True]  # new keys: straight into the table
     second = [schema_msg("s", PROPS)] + [
         record_msg("s", {"id": f"k{i}", "n": 100 + i}) for i in range(4, 9)
     ]
     result = warehouse.run(second, batch_size_rows=3)
     assert result.error is None, result.error
+    assert went == [True, True, False]  # k4 was there; the next batch merges without trying
     rows = dict(warehouse.query('SELECT id, n FROM "public"."s"'))
     assert rows == {**{f"k{i}": i for i in range(4)}, **{f"k{i}": 100 + i for i in range(4, 9)}}
+
+
+def test_composite_keys_upsert_across_batches(warehouse: Warehouse) -> None:
+    """On PostgreSQL the second batch's COPY meets the composite primary key and merges."""
+    props = {"a": {"type": "string"}, "b": {"type": "integer"}, "n": {"type": ["null", "integer"]}}
+    keys = ["a", "b"]
+    runs = [[("x", 1, 1), ("x", 2, 2), ("y", 1, 3)], [("y", 2, 4), ("x", 2, 20), ("z", 9, 5)]]
+    for rows in runs:
+        messages = [schema_msg("s", props, keys)] + [
+            record_msg("s", {"a": a, "b": b, "n": n}) for a, b, n in rows
+        ]
+        result = warehouse.run(messages, batch_size_rows=10)
+        assert result.error is None, result.error
+    stored = warehouse.query(f'SELECT a, b, n FROM "{warehouse.default_schema}"."s" ORDER BY a, b')
+    assert stored == [("x", 1, 1), ("x", 2, 20), ("y", 1, 3), ("y", 2, 4), ("z", 9, 5)]
 
 
 def test_upserts_across_runs_update_rows(warehouse: Warehouse) -> None:

@@ -1,7 +1,8 @@
 """PostgreSQL backend: COPY, and one set-based INSERT ... SELECT per flush when needed.
 
 Each flush is one transaction. A batch that only adds rows (no key twice in it and none
-already in the table, or no keys at all) is COPYed straight into the table. Any other
+already in the table, or no keys at all) is COPYed straight into the table: the table's
+PRIMARY KEY turns a key already there into an error, rolled back to a savepoint. Any other
 batch is COPYed into the session's staging table for its table shape (created once per
 connection, truncated per flush) and merged with
 ``INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT (keys) DO UPDATE`` (upsert) or a
@@ -29,7 +30,7 @@ from target_warehouse.backends import (
     qualified,
     quote,
 )
-from target_warehouse.backends.pgcopy import array_literal, copy_batch, encode_rows, register
+from target_warehouse.backends.pgcopy import copy_batch, encode_rows, register
 from target_warehouse.errors import LoadError, WarehouseConnectionError, redact
 from target_warehouse.naming import MAX_IDENTIFIER_BYTES
 from target_warehouse.types import LogicalType
@@ -56,9 +57,6 @@ _FROM_SQL = {
 }
 # Staging column types: JSON travels as text and is cast to jsonb by the INSERT.
 _STAGE_TYPES = {**SQL_TYPES, LogicalType.JSON: "text"}
-# Key column types for the "all keys new?" check of a direct COPY (see prepare_load).
-_KEY_ARRAYS = {LogicalType.TEXT: "text[]", LogicalType.INTEGER: "bigint[]"}
-_KEY_PYTHON = {LogicalType.TEXT: str, LogicalType.INTEGER: int}
 
 
 _URL_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
@@ -98,6 +96,8 @@ class PostgresBackend:
         self._password = params.get("password")
         self._stages: set[str] = set()  # staging tables created on this connection
         self._went_direct: dict[str, bool] = {}  # table -> its last batch was COPYed in
+        # table -> its PRIMARY KEY columns, as last described or set by this backend
+        self._primary_keys: dict[str, tuple[str, ...]] = {}
         where = (
             f"PostgreSQL at {params.get('host', 'localhost')}:{params.get('port', 5432)}"
             f"/{params.get('dbname', '(default database)')}"
@@ -179,15 +179,17 @@ class PostgresBackend:
             " WHERE i.indrelid = %s AND i.indisprimary ORDER BY k.ord",
             [oid],
         ).fetchall()
+        primary_key = tuple(r[0] for r in pk)
+        self._primary_keys[qualified(schema, table)] = primary_key
         return TableState(
             columns={name: _FROM_SQL.get(sql_type) for name, sql_type in cols},
-            primary_key=tuple(r[0] for r in pk),
+            primary_key=primary_key,
         )
 
     def apply(self, schema: str, table: str, change: TableChange) -> None:
         target = qualified(schema, table)
-        with self._transaction(f"{schema}.{table}") as cur:
-            if change.create:
+        if change.create:
+            with self._transaction(f"{schema}.{table}") as cur:
                 exists = cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
                 if exists.fetchone() is None:  # IF NOT EXISTS alone still needs CREATE rights
                     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
@@ -195,7 +197,9 @@ class PostgresBackend:
                 if change.primary_key:
                     cols.append(f"PRIMARY KEY ({', '.join(map(quote, change.primary_key))})")
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {target} ({', '.join(cols)})")
-                return
+            self.describe(schema, table)  # IF NOT EXISTS: another session's table, its key
+            return
+        with self._transaction(f"{schema}.{table}") as cur:
             for c in change.add:
                 column = f"{quote(c.name)} {SQL_TYPES[c.type]}"
                 cur.execute(f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {column}")
@@ -207,6 +211,8 @@ class PostgresBackend:
                 )
             if change.primary_key is not None:
                 self._set_primary_key(cur, target, change.primary_key)
+        if change.primary_key is not None:
+            self._primary_keys[target] = change.primary_key
 
     @staticmethod
     def _set_primary_key(cur: psycopg.Cursor, target: str, keys: tuple[str, ...]) -> None:
@@ -227,12 +233,13 @@ class PostgresBackend:
     def prepare_load(self, batch: Batch) -> Callable[[], int]:
         """The returned call loads the batch in one transaction (on the load thread).
 
-        A batch whose keys are all distinct and none of them in the table yet (one
-        indexed lookup for the batch), or with no keys to upsert on, is COPYed straight
-        into the table: the same rows INSERT ... ON CONFLICT would write, for about half
-        the server's work. Otherwise, or if the COPY meets a key written meanwhile (a
-        unique violation, rolled back to a savepoint), the batch is COPYed into staging
-        and merged with one INSERT ... ON CONFLICT (upsert) or INSERT (append).
+        A batch whose keys are all distinct, or with no keys to upsert on, is COPYed
+        straight into the table while the table's last batch went that way: the same
+        rows INSERT ... ON CONFLICT would write, for about half the server's work. Should
+        a key already be in the table, its PRIMARY KEY stops the COPY (a unique
+        violation, rolled back to a savepoint; no lookup is paid in advance), and this
+        batch and the table's next ones are COPYed into staging and merged with one
+        INSERT ... ON CONFLICT (upsert) or INSERT (append).
         """
         target = qualified(batch.schema, batch.table)
         where = f"{batch.schema}.{batch.table}"
@@ -283,30 +290,16 @@ class PostgresBackend:
     @staticmethod
     def _direct_ok(batch: Batch) -> bool:
         """Could the batch go straight into the table (if its keys are new)?"""
-        if not batch.size or batch.hard_delete or len(batch.keys) > 1:
+        if not batch.size or batch.hard_delete:
             return False
-        if batch.keys:
-            key_type = next(c.type for c in batch.columns if c.name == batch.keys[0])
-            if key_type not in _KEY_ARRAYS:
-                return False
-            if set(map(type, batch.data[batch.keys[0]])) != {_KEY_PYTHON[key_type]}:
-                return False  # (validation off) values the column must cast: staging
         return batch.keys_distinct()
 
     def _direct(
         self, cur: psycopg.Cursor, batch: Batch, target: str, payload: bytes | None
     ) -> bool:
         """COPY the batch into the table itself when it only adds rows; True if done."""
-        if batch.keys:
-            key_type = next(c.type for c in batch.columns if c.name == batch.keys[0])
-            array = _KEY_ARRAYS[key_type]
-            key = quote(batch.keys[0])
-            exists = cur.execute(
-                f"SELECT 1 FROM {target} WHERE {key} = ANY(%s::{array}) LIMIT 1",
-                [array_literal(batch.data[batch.keys[0]])],
-            ).fetchone()
-            if exists:
-                return False
+        if batch.keys and self._primary_keys.get(target) != batch.keys:
+            return False  # only a PRIMARY KEY on exactly these columns stops a known key
         names = ", ".join(quote(c.name) for c in batch.columns)
         cur.execute("SAVEPOINT direct_copy")
         try:
