@@ -161,6 +161,35 @@ def test_composite_keys_upsert_across_batches(warehouse: Warehouse) -> None:
     assert stored == [("x", 1, 1), ("x", 2, 20), ("y", 1, 3), ("y", 2, 4), ("z", 9, 5)]
 
 
+def test_runs_of_typed_lines_fill_each_batch_exactly(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from target_warehouse.sinks import WarehouseSink
+
+    batches: list[tuple[int, int]] = []  # (records, of which typed) per flushed batch
+    process = WarehouseSink.process_batch
+
+    def spy(self: WarehouseSink, context: dict) -> None:
+        if context.get("records"):
+            batches.append((len(context["records"]), context["typed"]))
+        process(self, context)
+
+    monkeypatch.setattr(WarehouseSink, "process_batch", spy)
+    messages: list[dict | str] = [schema_msg("s", PROPS)]
+    messages += [_line({"id": f"r{i}", "n": i}) for i in range(10)]
+    messages += [state_msg({"n": 10}), _line({"id": "r10", "n": 10})]
+    result = warehouse.run(messages, batch_size_rows=4)
+    assert result.error is None, result.error
+    assert batches == [(4, 4), (4, 4), (3, 3)]  # the STATE line ends a run, not a batch
+    assert result.states == [{"n": 10}]
+    rows = warehouse.query(
+        f'SELECT n, _sdc_sequence FROM "{warehouse.default_schema}"."s" ORDER BY n'
+    )
+    assert [n for n, _ in rows] == list(range(11))
+    lines = [sequence - rows[0][1] for _, sequence in rows]
+    assert lines == [*range(10), 11]  # each record keeps its own input line (line 12 is the STATE)
+
+
 def test_upserts_across_runs_update_rows(warehouse: Warehouse) -> None:
     for run in range(2):
         messages = [schema_msg("s", PROPS)] + [

@@ -175,3 +175,39 @@ def test_a_failing_stream_lets_healthy_streams_commit_and_the_safe_state_out(
     other_rows = warehouse.query(f'SELECT id FROM "{warehouse.default_schema}"."other" ORDER BY 1')
     assert other_rows == [(1,), (2,)]  # the healthy stream was flushed before the exit
     assert committed_rows(warehouse) == 0
+
+
+def test_a_slow_trickle_of_records_still_lets_state_out_while_data_flows(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typed lines reach their sink in runs (reader.py); a run ends after RUN_SECONDS,
+    so the state_flush_seconds timer sees records arriving slowly, one by one."""
+    import target_warehouse.reader as reader
+    from target_warehouse.target import TargetWarehouse
+
+    monkeypatch.setattr(reader, "RUN_SECONDS", 0.05)
+    seen: list[tuple[dict, int]] = []
+    original = Target._write_state_message
+
+    def spy(self: Target, state: dict) -> None:
+        seen.append((state, committed_rows(warehouse)))
+        original(self, state)
+
+    monkeypatch.setattr(Target, "_write_state_message", spy)
+
+    def slowly() -> object:
+        yield json.dumps(schema_msg("s", PROPS)) + "\n"
+        yield json.dumps(record_msg("s", {"id": 0})) + "\n"
+        yield json.dumps(state_msg({"n": 0})) + "\n"  # held: record 0 is not committed
+        for i in range(1, 13):
+            time.sleep(0.1)
+            yield json.dumps(record_msg("s", {"id": i})) + "\n"
+
+    target = TargetWarehouse(config={**warehouse.config, "state_flush_seconds": 0.3})
+    target.listen(slowly())  # type: ignore[arg-type]
+    assert seen, "the STATE never left"
+    state, committed = seen[0]
+    assert state == {"n": 0}
+    # out mid-run, once the timer flushed the records read so far (not at the end)
+    assert 1 <= committed < 13, committed
+    assert committed_rows(warehouse) == 13
