@@ -23,9 +23,9 @@ def committed_rows(wh: Warehouse) -> int:
         return 0
 
 
-def test_state_is_emitted_only_after_the_records_before_it_are_committed(
-    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def emitted_states(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict, int]]:
+    """Every STATE the target writes, with the rows committed at that moment."""
     seen: list[tuple[dict, int]] = []
     original = Target._write_state_message  # the SDK's raw write to stdout
 
@@ -34,6 +34,13 @@ def test_state_is_emitted_only_after_the_records_before_it_are_committed(
         original(self, state)
 
     monkeypatch.setattr(Target, "_write_state_message", spy)
+    return seen
+
+
+def test_state_is_emitted_only_after_the_records_before_it_are_committed(
+    warehouse: Warehouse, emitted_states: list[tuple[dict, int]]
+) -> None:
+    seen = emitted_states
     messages = [
         schema_msg("s", PROPS),
         record_msg("s", {"id": 1}),
@@ -122,16 +129,9 @@ def test_state_on_stdout_of_a_running_target_follows_committed_rows(
 
 
 def test_state_flush_seconds_commits_while_data_flows(
-    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+    warehouse: Warehouse, emitted_states: list[tuple[dict, int]]
 ) -> None:
-    seen: list[tuple[dict, int]] = []
-    original = Target._write_state_message
-
-    def spy(self: Target, state: dict) -> None:
-        seen.append((state, committed_rows(warehouse)))
-        original(self, state)
-
-    monkeypatch.setattr(Target, "_write_state_message", spy)
+    seen = emitted_states
     messages = [
         schema_msg("s", PROPS),
         record_msg("s", {"id": 1}),
@@ -178,7 +178,7 @@ def test_a_failing_stream_lets_healthy_streams_commit_and_the_safe_state_out(
 
 
 def test_a_slow_trickle_of_records_still_lets_state_out_while_data_flows(
-    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, emitted_states: list[tuple[dict, int]]
 ) -> None:
     """Typed lines reach their sink in runs (reader.py); a run ends after RUN_SECONDS,
     so the state_flush_seconds timer sees records arriving slowly, one by one."""
@@ -186,14 +186,7 @@ def test_a_slow_trickle_of_records_still_lets_state_out_while_data_flows(
     from target_warehouse.target import TargetWarehouse
 
     monkeypatch.setattr(reader, "RUN_SECONDS", 0.05)
-    seen: list[tuple[dict, int]] = []
-    original = Target._write_state_message
-
-    def spy(self: Target, state: dict) -> None:
-        seen.append((state, committed_rows(warehouse)))
-        original(self, state)
-
-    monkeypatch.setattr(Target, "_write_state_message", spy)
+    seen = emitted_states
 
     def slowly() -> object:
         yield json.dumps(schema_msg("s", PROPS)) + "\n"
