@@ -13,7 +13,8 @@ This VM's speed drifts by tens of percent from one minute to the next, so the ru
 target-warehouse and of the raw baselines are repeated in rounds (--rounds, default 3),
 each round running every one of them back to back: a ratio is taken within each round,
 and the median over the rounds is reported with its range. target-postgres (a minute or
-more per run) runs once.
+more per run) runs once per configuration, each run right after a run of target-warehouse on
+PostgreSQL, and its ratio is taken against that run.
 
     python benchmarks/bench.py --records 100000
 """
@@ -266,17 +267,17 @@ def report(results: dict[str, Runs], n: int, rounds: int) -> None:
         rate = n / r.seconds if r.seconds else 0
         print(f"{r.name:<40}{len(r.results):>5}{r.seconds:>9.2f}{r.cpu_seconds:>8.2f}"
               f"{rate:>11,.0f}{r.peak_rss_mb:>13.0f}{r.rows:>10,}")
-    print("(wall and cpu: the median over the runs; peak RSS: the highest)")
+    print("(wall and cpu: the median over the runs; peak RSS: the highest; a paired run is"
+          " the one\n a target-postgres run right after it is compared with)")
     print()
 
     def ratio(slow: str, fast: str, goal: str, ok: float, faster: bool) -> None:
         if slow not in results or fast not in results:
             return
         a, b = results[slow].results, results[fast].results
-        if len(a) == len(b):  # same rounds: one ratio per round, back to back
-            per_round = [x.seconds / y.seconds for x, y in zip(a, b, strict=True)]
-        else:  # a peer that ran once, against the median of the rounds
-            per_round = [results[slow].seconds / results[fast].seconds]
+        if f"{fast}_before_{slow}" in results:  # a peer, against the run just before it
+            b = results[f"{fast}_before_{slow}"].results
+        per_round = [x.seconds / y.seconds for x, y in zip(a, b, strict=True)]
         x = statistics.median(per_round)
         met = x >= ok if faster else x <= ok
         spread = (
@@ -340,11 +341,14 @@ def main() -> None:
                     result = step()
                     result.cpu_seconds = _last_cpu
                     results.setdefault(key, Runs([])).results.append(result)
-            for key, step in once:
-                print(f"  {key}...", flush=True)
-                result = step()
-                result.cpu_seconds = _last_cpu
-                results[key] = Runs([result])
+            for key, step in once:  # each right after a run of ours, to compare with
+                for name, run in ((f"tw_pg_before_{key}", repeated[1][1]), (key, step)):
+                    print(f"  {name}...", flush=True)
+                    result = run()
+                    result.cpu_seconds = _last_cpu
+                    if name != key:
+                        result.name += " (paired)"
+                    results[name] = Runs([result])
         finally:
             pg.close()
         report(results, n, rounds)
