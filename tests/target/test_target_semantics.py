@@ -106,6 +106,30 @@ def test_decimals_are_not_rounded_through_float(warehouse: Warehouse) -> None:
     ]
 
 
+def test_decimals_with_more_places_than_duckdbs_scale_are_not_rounded(
+    warehouse: Warehouse,
+) -> None:
+    """DECIMAL(38,9) would round 1.0000000001: the column widens to text instead (warned)."""
+    props = {"id": {"type": "integer"}, "x": {"type": ["null", "number"]}}
+    first = '{"type":"RECORD","stream":"p","record":{"id":1,"x":2.5}}'
+    assert warehouse.run([schema_msg("p", props), first]).error is None
+    lines = [
+        '{"type":"RECORD","stream":"p","record":{"id":2,"x":1.0000000001}}',
+        '{"type":"RECORD","stream":"p","record":{"id":3,"x":-0.1234567895}}',
+        '{"type":"RECORD","stream":"p","record":{"id":4,"x":1.5000000000}}',
+    ]
+    assert warehouse.run([schema_msg("p", props), *lines]).error is None
+    rows = warehouse.query(f"SELECT id, x FROM {table(warehouse, 'p')} ORDER BY id")
+    assert [(i, Decimal(str(x))) for i, x in rows] == [
+        (1, Decimal("2.5")),
+        (2, Decimal("1.0000000001")),
+        (3, Decimal("-0.1234567895")),
+        (4, Decimal("1.5")),
+    ]
+    expected = "varchar" if warehouse.kind == "duckdb" else "numeric"
+    assert warehouse.columns(warehouse.default_schema, "p")["x"] == expected
+
+
 def test_duckdb_number_type_double_by_setting(duckdb_warehouse: Warehouse) -> None:
     props = {"id": {"type": "integer"}, "x": {"type": "number"}}
     messages = [schema_msg("n", props), record_msg("n", {"id": 1, "x": 2.5})]

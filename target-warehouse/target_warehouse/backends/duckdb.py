@@ -8,6 +8,7 @@ upserts delete the batch's keys and insert the last row per key instead.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import itertools
 import logging
 import re
@@ -101,6 +102,17 @@ def _memory_setting(value: str) -> str:
 
 
 _DECIMAL_LIMIT = 10**29  # DECIMAL(38,9) holds 29 integer digits; beyond that: TEXT
+_DECIMAL_SCALE = 9  # ... and 9 after the point: a value with more would be rounded
+
+
+def _too_precise(value: Any) -> bool:
+    """A Decimal with significant digits beyond DECIMAL(38,9)'s scale (1.5000000000 fits)."""
+    if type(value) is not decimal.Decimal:
+        return False
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or exponent >= -_DECIMAL_SCALE:
+        return False  # NaN and Infinity (not JSON) are left to the CAST
+    return any(digits[exponent + _DECIMAL_SCALE:])
 
 
 def _arrow_column(values: list[Any], logical: LogicalType) -> pa.Array:
@@ -218,9 +230,11 @@ class DuckDBBackend:
         if not present:
             return True
         try:
-            return min(present) > -_DECIMAL_LIMIT and max(present) < _DECIMAL_LIMIT
+            if not (min(present) > -_DECIMAL_LIMIT and max(present) < _DECIMAL_LIMIT):
+                return False
         except TypeError:
             return True  # non-numbers (validation off): let the CAST judge them
+        return not any(map(_too_precise, present))
 
     def retire_versions(
         self,
