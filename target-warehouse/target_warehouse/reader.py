@@ -10,10 +10,11 @@ the least it can: blank lines are only looked for when a line fails to parse, RE
 messages skip the generic dispatch, and the cyclic garbage collector is paused while
 it runs (decoded records are acyclic and buffered by the thousand: each automatic
 collection would walk all of them; sinks collect the young generations per batch).
-Lines the typed decoder takes (see fastdecode.py) are handed on in runs of consecutive
-lines, not one by one: a run ends before any other line, when the sink's batch is full
-and when it is RUN_SECONDS old, so a STATE after them, or a slow trickle of records,
-finds them in the sink exactly as if each had been handed on as it was read.
+Lines a stream's typed decoder takes (see fastdecode.py) are handed on in runs, one per
+stream, not one by one; streams whose lines interleave each keep their own run. All runs
+are handed on, oldest first, before any other line, when one of them fills its sink's
+batch, and when they are RUN_SECONDS old, so a STATE after them, or a slow trickle of
+records, finds them in their sinks exactly as if each had been handed on as it was read.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ except ImportError:  # pragma: no cover - msgspec is a dependency; keep working 
 
 RUN_SECONDS = 0.5  # a run of typed lines waits at most this long to reach its sink
 _STREAM_IN_RAW_LINE = re.compile(r'"stream"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_STREAM_NAME = re.compile(rb'"stream"\s*:\s*"([^"\\]*)"')  # a name without escapes
+_MISS = object()  # no typed path took the line
 
 
 def _stream_of(message: Any, line: str | bytes | None) -> str | None:
@@ -61,14 +64,55 @@ def _stream_of(message: Any, line: str | bytes | None) -> str | None:
     return found.group(1) if found else None
 
 
-@dataclass
+@dataclass(eq=False)
 class FastRecords:
     """The typed path of one stream: how its lines decode and where runs of them go."""
 
     stream: str
     decode: Callable[[Any], Any]  # one line -> a typed record, or a decoding error
-    accept: Callable[[list[Any], list[Any], int], None]  # (records, lines, first line)
+    accept: Callable[[list[Any], list[Any], list[int]], None]  # records, lines, line numbers
     room: Callable[[], int]  # how many more records the sink's batch takes (at least 1)
+
+
+class _Runs:
+    """Typed lines read but not yet handed to their sinks, per stream, in input order."""
+
+    def __init__(self) -> None:
+        # path -> (typed records, their lines, their line numbers, how many fit)
+        self.by_path: dict[FastRecords, tuple[list[Any], list[Any], list[int], int]] = {}
+        self.count = 0
+        self.deadline = 0.0
+
+    def add(self, path: FastRecords, typed: Any, line: Any, number: int) -> bool:
+        """Keep one line; True when the runs must be handed on now (full, or old)."""
+        run = self.by_path.get(path)
+        if run is None:
+            run = self.by_path[path] = ([], [], [], path.room())
+            if self.count == 0:
+                self.deadline = time.monotonic() + RUN_SECONDS
+        run[0].append(typed)
+        run[1].append(line)
+        run[2].append(number)
+        self.count += 1
+        return len(run[0]) >= run[3] or time.monotonic() >= self.deadline
+
+    def hand_on(self, reader: LineTrackingReader) -> int:
+        """Every run to its sink, oldest first; how many records that was."""
+        count, reached = self.count, reader.line_number
+        runs = sorted(self.by_path.items(), key=lambda item: item[1][2][0])
+        self.by_path = {}
+        self.count = 0
+        try:
+            for path, (typed, lines, numbers, _) in runs:
+                reader.line_number = numbers[-1]
+                try:
+                    path.accept(typed, lines, numbers)
+                except Exception as exc:
+                    annotate(exc, numbers[-1], path.stream)  # not the line that ended the run
+                    raise
+        finally:
+            reader.line_number = reached
+        return count
 
 
 class LineTrackingReader(SingerReader):
@@ -82,6 +126,8 @@ class LineTrackingReader(SingerReader):
         # decodes joins the current run of typed lines; any other line (a decoding or
         # checking failure included) ends the run and takes the generic path below.
         self.fast: FastRecords | None = None
+        # Another stream's typed path, by name, for a line the current one did not take.
+        self.fast_for: Callable[[str], FastRecords | None] | None = None
 
     @property
     def default_input(self) -> Iterator[bytes] | IO[str]:  # type: ignore[override]
@@ -99,31 +145,7 @@ class LineTrackingReader(SingerReader):
         on_record = callbacks.get("RECORD")
         line: str | bytes | None = None
         message: Any = None
-        # the current run of typed lines: decoded records, their lines, the first line's
-        # number, how many more fit, and when the run must be handed on at the latest
-        run: list[Any] = []
-        run_lines: list[Any] = []
-        run_from = room = 0
-        deadline = 0.0
-        monotonic = time.monotonic
-
-        def hand_on() -> None:
-            nonlocal records
-            fast = self.fast
-            assert fast is not None
-            records += len(run)
-            reached = self.line_number
-            self.line_number = last = run_from + len(run) - 1
-            try:
-                fast.accept(run, run_lines, run_from)  # copied by the sink
-            except Exception as exc:
-                annotate(exc, last, fast.stream)  # not the line that ended the run
-                raise
-            finally:
-                self.line_number = reached
-                run.clear()
-                run_lines.clear()
-
+        runs = _Runs()
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -131,22 +153,27 @@ class LineTrackingReader(SingerReader):
                 self.line_number += 1
                 message = None
                 fast = self.fast
+                typed = _MISS
                 if fast is not None:
                     try:
                         typed = fast.decode(line)
                     except _DECODE_ERRORS:
-                        pass
-                    else:
-                        if not run:
-                            run_from, room = self.line_number, fast.room()
-                            deadline = monotonic() + RUN_SECONDS
-                        run.append(typed)
-                        run_lines.append(line)
-                        if len(run) >= room or monotonic() >= deadline:
-                            hand_on()
-                        continue
-                if run:
-                    hand_on()
+                        typed = _MISS
+                if typed is _MISS and self.fast_for is not None:
+                    other = self._typed_path_of(line, fast)
+                    if other is not None:
+                        try:
+                            typed = other.decode(line)
+                        except _DECODE_ERRORS:
+                            typed = _MISS
+                        else:  # streams take turns: try this one first from now on
+                            self.fast = fast = other
+                if typed is not _MISS:
+                    if runs.add(fast, typed, line, self.line_number):  # type: ignore[arg-type]
+                        records += runs.hand_on(self)
+                    continue
+                if runs.count:
+                    records += runs.hand_on(self)
                 try:
                     message = decode(line)
                 except _DECODE_ERRORS:
@@ -163,8 +190,8 @@ class LineTrackingReader(SingerReader):
                     raise InputError(f"unknown message type {kind!r}")
                 callback(message)
                 stats[kind] += 1
-            if run:
-                hand_on()
+            if runs.count:
+                records += runs.hand_on(self)
         except Exception as exc:
             annotate(exc, self.line_number, _stream_of(message, line))
             if self.on_failure is not None:
@@ -176,6 +203,19 @@ class LineTrackingReader(SingerReader):
             if collecting:
                 gc.enable()
         return stats
+
+    def _typed_path_of(self, line: str | bytes, current: FastRecords | None) -> FastRecords | None:
+        """The typed path of the stream a line names, other than the current one."""
+        assert self.fast_for is not None
+        if isinstance(line, bytes):
+            found = _STREAM_NAME.search(line)
+            name = found.group(1).decode("utf-8", "replace") if found else None
+        else:
+            text = _STREAM_IN_RAW_LINE.search(line)
+            name = text.group(1) if text and "\\" not in text.group(1) else None
+        if name is None or (current is not None and name == current.stream):
+            return None  # its own decoder already said no: the generic path says why
+        return self.fast_for(name)
 
     def deserialize_json(self, line: str | bytes) -> dict:  # type: ignore[override]
         try:

@@ -35,15 +35,15 @@ class TypedBatches:
     _target: Any
 
     def accept_typed(
-        self, envelopes: list[Any], raw: list[Any], first_line: int, received: float
+        self, envelopes: list[Any], raw: list[Any], numbers: list[int], received: float
     ) -> bool:
-        """accept() for a run of consecutive lines the typed decoder took (checked per
-        batch, see fastdecode); True when the batch is full."""
+        """accept() for a run of lines the typed decoder took (checked per batch, see
+        fastdecode), with their input line numbers; True when the batch is full."""
         count = len(envelopes)
         if self.first_pending_line is None:
-            self.first_pending_line = first_line
+            self.first_pending_line = numbers[0]
         self._records += envelopes
-        self._lines += range(first_line, first_line + count)
+        self._lines += numbers
         self._raw_lines += raw
         if self._metadata:
             self._extracted += map(_time_extracted, envelopes)

@@ -55,6 +55,7 @@ class TargetWarehouse(Target):
         # stream map, no flattening): their RECORDs take the short path. Reset by SCHEMA.
         self._direct: dict[str, WarehouseSink] = {}
         self._fast_sink: WarehouseSink | None = None  # the sink of the typed fast path
+        self._fast_paths: dict[WarehouseSink, FastRecords] = {}  # made once per sink
         flush_every = self.config.get("state_flush_seconds")
         self._flush_every = 30.0 if flush_every is None else float(flush_every)
         self._last_flush = time.monotonic()
@@ -108,9 +109,10 @@ class TargetWarehouse(Target):
     # -- message hooks -------------------------------------------------------------
 
     def _process_schema_message(self, message_dict: dict) -> None:
-        self._direct.clear()
-        self._use_fast(None)
         stream = message_dict.get("stream")
+        if isinstance(stream, str):
+            self._direct.pop(stream, None)
+        self._use_fast(None)
         source = message_dict.get("source")  # cloudsources extension; other targets ignore it
         if not isinstance(source, str) or not source:
             source = self._sources.get(stream) if isinstance(stream, str) else None
@@ -122,6 +124,11 @@ class TargetWarehouse(Target):
             super()._process_schema_message(message_dict)
         finally:
             self._schema_source = None
+        for name, known in list(self._direct.items()):  # a sink the SCHEMA replaced
+            if self._sinks_active.get(name) is not known:
+                del self._direct[name]
+        for old in [s for s in self._fast_paths if self._sinks_active.get(s.stream_name) is not s]:
+            del self._fast_paths[old]
         sink = self._direct_sink(stream) if isinstance(stream, str) else None
         if sink is not None:  # the stream's very first RECORD can take the typed path
             self._direct[stream] = sink  # type: ignore[index]
@@ -185,17 +192,36 @@ class TargetWarehouse(Target):
         self._fast_sink = sink
         reader = self.message_reader
         if isinstance(reader, LineTrackingReader):
-            typed = sink.typed if sink is not None else None
-            reader.fast = None if typed is None or sink is None else FastRecords(
-                sink.stream_name, typed.decode, self._accept_typed, sink.room
-            )
+            reader.fast = self._fast_path(sink)
+            reader.fast_for = self._fast_path_for
 
-    def _accept_typed(self, envelopes: list[Any], lines: list[Any], first_line: int) -> None:
+    def _fast_path(self, sink: WarehouseSink | None) -> FastRecords | None:
+        """The typed path of a sink whose records go to it untouched, if its schema has one."""
+        if sink is None or sink.typed is None:
+            return None
+        path = self._fast_paths.get(sink)
+        if path is None:
+            def accept(envelopes: list[Any], lines: list[Any], numbers: list[int]) -> None:
+                self._accept_typed(sink, envelopes, lines, numbers)
+
+            path = FastRecords(sink.stream_name, sink.typed.decode, accept, sink.room)
+            self._fast_paths[sink] = path
+        return path
+
+    def _fast_path_for(self, stream: str) -> FastRecords | None:
+        """The reader's way to another stream's typed path (streams whose lines interleave)."""
+        sink = self._direct.get(stream)
+        if sink is None:
+            return None
+        self._fast_sink = sink
+        return self._fast_path(sink)
+
+    def _accept_typed(
+        self, sink: WarehouseSink, envelopes: list[Any], lines: list[Any], numbers: list[int]
+    ) -> None:
         """_process_record_message for a run of lines the typed decoder took."""
-        sink = self._fast_sink
-        assert sink is not None
         received = time.time()  # one receive time for the run (read within RUN_SECONDS)
-        if sink.accept_typed(envelopes, lines, first_line, received):
+        if sink.accept_typed(envelopes, lines, numbers, received):
             self.drain_one(sink)  # full
             self._release_states()
         if self._held and time.monotonic() - self._last_flush >= self._flush_every:

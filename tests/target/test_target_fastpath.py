@@ -116,6 +116,45 @@ def test_interleaved_streams_and_last_wins(warehouse: Warehouse) -> None:
         assert dict(rows) == last
 
 
+def test_interleaved_streams_each_keep_their_typed_path(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines of two streams taking turns are both decoded typed and loaded in full batches;
+    each record keeps its own line, and a STATE waits for the records of both before it."""
+    from target_warehouse.sinks import WarehouseSink
+
+    batches: list[tuple[str, int, int]] = []  # (stream, records, of which typed)
+    process = WarehouseSink.process_batch
+
+    def spy(self: WarehouseSink, context: dict) -> None:
+        if context.get("records"):
+            batches.append((self.stream_name, len(context["records"]), context["typed"]))
+        process(self, context)
+
+    monkeypatch.setattr(WarehouseSink, "process_batch", spy)
+    messages: list[dict | str] = [schema_msg("a", PROPS), schema_msg("b", PROPS)]
+    for i in range(12):  # lines 3-14: a, b, a, b, ...
+        stream = "ab"[i % 2]
+        messages.append(_line({"id": f"r{i}", "n": i}).replace('"s"', f'"{stream}"', 1))
+    messages.append(state_msg({"n": 12}))  # line 15
+    # the record's own "stream" field comes before the envelope's: still stream a
+    messages.append(
+        '{"type": "RECORD", "record": {"id": "r12", "n": 12, "stream": "b"}, "stream": "a"}'
+    )
+    result = warehouse.run(messages, batch_size_rows=4)
+    assert result.error is None, result.error
+    assert result.states == [{"n": 12}]
+    # r12's line names "b" first: it takes the generic path, to stream a all the same
+    assert sorted(batches) == [("a", 3, 2), ("a", 4, 4), ("b", 2, 2), ("b", 4, 4)]
+    for stream, expected in (("a", [0, 2, 4, 6, 8, 10, 12]), ("b", [1, 3, 5, 7, 9, 11])):
+        rows = warehouse.query(
+            f'SELECT n, _sdc_sequence FROM "{warehouse.default_schema}"."{stream}" ORDER BY n'
+        )
+        assert [n for n, _ in rows] == expected
+        lines = [3 + n if n < 12 else 16 for n, _ in rows]
+        assert [seq - rows[0][1] for _, seq in rows] == [line - lines[0] for line in lines]
+
+
 def test_direct_copy_meeting_an_existing_key_falls_back_to_the_merge(
     warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
