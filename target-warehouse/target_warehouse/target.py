@@ -52,7 +52,8 @@ class TargetWarehouse(Target):
         self._last_state_written: dict | None = None
         self._held: list[tuple[int, dict]] = []  # (input line, STATE) not yet safe
         # stream -> its sink, for streams whose records go untouched to one sink (no
-        # stream map, no flattening): their RECORDs take the short path. Reset by SCHEMA.
+        # stream map, no flattening): their RECORDs take the short path. A stream's SCHEMA
+        # resets its own entry (and any whose sink the SCHEMA replaced).
         self._direct: dict[str, WarehouseSink] = {}
         self._fast_sink: WarehouseSink | None = None  # the sink of the typed fast path
         self._fast_paths: dict[WarehouseSink, FastRecords] = {}  # made once per sink
