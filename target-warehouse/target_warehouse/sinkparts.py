@@ -3,6 +3,7 @@ while the previous one loads (a failed load puts the batch back in the buffers).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from itertools import repeat
 from operator import attrgetter
 from typing import Any
@@ -53,6 +54,25 @@ class TypedBatches:
         self._total_records_read += count
         size = self._batch_records_read = self._batch_records_read + count
         return size >= self._limit
+
+    def forget_read_after(self, line: int) -> int:
+        """Drop the buffered records read after input line ``line``; how many were."""
+        lines = self._lines
+        keep = bisect_right(lines, line)  # buffered in input order
+        dropped = len(lines) - keep
+        if not dropped:
+            return 0
+        buffers = [self._records, self._lines, self._raw_lines]
+        if self._metadata:
+            buffers += [self._extracted, self._received, self._versions]
+        for buffer in buffers:
+            del buffer[keep:]
+        self._typed_count = len(self._raw_lines) - self._raw_lines.count(None)
+        self._batch_records_read -= dropped
+        self._total_records_read -= dropped
+        if not self._records:
+            self.first_pending_line = None
+        return dropped
 
     def room(self) -> int:
         """How many more records the current batch takes before it is full (at least 1)."""

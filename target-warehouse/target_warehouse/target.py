@@ -367,14 +367,23 @@ class TargetWarehouse(Target):
             self._emit(state)
 
     def _salvage(self, failure: BaseException) -> None:
-        """A stream failed: commit the healthy streams, then emit the last safe STATE."""
+        """A stream failed: commit the healthy streams, then emit the last safe STATE.
+
+        Only what they read up to the failing line is flushed: a record read after it
+        (checks run per batch, so the reader may be ahead) is left for the next run.
+        """
         failed = getattr(failure, "failed_stream", None) or getattr(failure, "input_stream", None)
+        stop = getattr(failure, "input_line", None)
         try:
             self.pipeline.wait()
         except Exception as exc:  # the load in flight failed too: its records stay unsaved
             self.logger.error("A load failed while stopping: %s", describe(exc))
         for sink in self._all_sinks():
-            if sink.stream_name == failed or not sink.current_size:
+            if sink.stream_name == failed:
+                continue
+            if isinstance(stop, int):
+                sink.forget_read_after(stop)
+            if not sink.current_size:
                 continue
             try:
                 self.drain_one(sink)

@@ -177,6 +177,24 @@ def test_a_failing_stream_lets_healthy_streams_commit_and_the_safe_state_out(
     assert committed_rows(warehouse) == 0
 
 
+def test_a_failure_found_at_batch_time_flushes_healthy_streams_only_up_to_its_line(
+    warehouse: Warehouse,
+) -> None:
+    """Records are checked per batch, so the reader is past the bad line when the check
+    fails: what the healthy stream read after that line is not loaded by the salvage."""
+    messages: list[dict | str] = [schema_msg("s", PROPS), schema_msg("other", PROPS)]
+    for i in range(10):  # lines 3-22: s, other, s, other, ...
+        bad = i == 4  # s record 4: input line 11
+        messages.append(record_msg("s", {"id": "not an integer" if bad else i}))
+        messages.append(record_msg("other", {"id": i}))
+    result = warehouse.cli(messages, batch_size_rows=100)
+    assert result.returncode == 1
+    assert "input line 11, stream 's'" in result.stderr
+    other_rows = warehouse.query(f'SELECT id FROM "{warehouse.default_schema}"."other" ORDER BY 1')
+    assert other_rows == [(0,), (1,), (2,), (3,)]  # read before line 11; 4-9 came after it
+    assert committed_rows(warehouse) == 0
+
+
 def test_a_slow_trickle_of_records_still_lets_state_out_while_data_flows(
     warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, emitted_states: list[tuple[dict, int]]
 ) -> None:
