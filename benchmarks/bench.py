@@ -49,9 +49,9 @@ class Result:
     name: str
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float
     rows: int
     note: str = ""
-    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -81,12 +81,11 @@ class Runs:
         return min(r.rows for r in self.results)
 
 
-_last_cpu = 0.0  # CPU seconds (user + system) of the child run_child waited for last
-
-
-def run_child(cmd: list[str], stdin: Path | None, env: dict | None = None) -> tuple[float, float]:
-    """Run one process to completion; (wall seconds, peak RSS MB of that process)."""
-    global _last_cpu
+def run_child(
+    cmd: list[str], stdin: Path | None, env: dict | None = None
+) -> tuple[float, float, float]:
+    """Run one process to completion: wall seconds, peak RSS MB and CPU seconds (user +
+    system) of that process."""
     start = time.perf_counter()
     with stdin.open("rb") if stdin else open(os.devnull, "rb") as src:
         proc = subprocess.Popen(
@@ -96,12 +95,11 @@ def run_child(cmd: list[str], stdin: Path | None, env: dict | None = None) -> tu
         err = proc.stderr.read()  # drained while it runs: a full pipe would block the child
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    _last_cpu = usage.ru_utime + usage.ru_stime
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = err.decode(errors="replace")[-3000:]
         raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{tail}")
-    return seconds, usage.ru_maxrss / 1024  # Linux reports KiB
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # maxrss: KiB
 
 
 def ensure_peer() -> Path:
@@ -170,8 +168,8 @@ def bench_warehouse_pg(pg: Postgres, work: Path, singer: Path) -> Result:
     if p.get("port"):
         config["port"] = int(p["port"])
     cfg = write_config(work, "tw-pg", config)
-    secs, rss = run_child([str(MAIN_BIN / "target-warehouse"), "--config", str(cfg)], singer)
-    return Result("target-warehouse → PostgreSQL", secs, rss, pg.count(db, "public", STREAM))
+    measured = run_child([str(MAIN_BIN / "target-warehouse"), "--config", str(cfg)], singer)
+    return Result("target-warehouse → PostgreSQL", *measured, pg.count(db, "public", STREAM))
 
 
 def fresh_duckdb(path: Path) -> Path:
@@ -184,8 +182,8 @@ def fresh_duckdb(path: Path) -> Path:
 def bench_warehouse_duckdb(work: Path, singer: Path) -> Result:
     path = fresh_duckdb(work / "tw.duckdb")
     cfg = write_config(work, "tw-duck", {"backend": "duckdb", "path": str(path)})
-    secs, rss = run_child([str(MAIN_BIN / "target-warehouse"), "--config", str(cfg)], singer)
-    return Result("target-warehouse → DuckDB", secs, rss, duckdb_count(path, STREAM))
+    measured = run_child([str(MAIN_BIN / "target-warehouse"), "--config", str(cfg)], singer)
+    return Result("target-warehouse → DuckDB", *measured, duckdb_count(path, STREAM))
 
 
 def bench_peer(pg: Postgres, work: Path, singer: Path, use_copy: bool) -> Result:
@@ -199,9 +197,9 @@ def bench_peer(pg: Postgres, work: Path, singer: Path, use_copy: bool) -> Result
     if use_copy:
         config["use_copy"] = True
     cfg = write_config(work, f"peer-{use_copy}", config)
-    secs, rss = run_child([str(exe), "--config", str(cfg)], singer)
+    measured = run_child([str(exe), "--config", str(cfg)], singer)
     name = "target-postgres use_copy" if use_copy else "target-postgres defaults"
-    return Result(name, secs, rss, pg.count(db, "public", STREAM))
+    return Result(name, *measured, pg.count(db, "public", STREAM))
 
 
 _PG_TYPES = {"integer": "bigint", "boolean": "boolean", "object": "jsonb"}
@@ -228,7 +226,7 @@ def bench_psql_copy(pg: Postgres, work: Path, csv_path: Path) -> Result:
         cmd = [psql, "-q", "-v", "ON_ERROR_STOP=1", "-h", p["host"], "-U", p["user"], "-d", db]
         if p.get("port"):
             cmd += ["-p", str(p["port"])]
-        secs, rss = run_child([*cmd, "-f", str(script)], None)
+        measured = run_child([*cmd, "-f", str(script)], None)
         how = "psql \\copy"
     else:  # same CSV through psycopg's COPY FROM STDIN
         code = (
@@ -241,9 +239,9 @@ def bench_psql_copy(pg: Postgres, work: Path, csv_path: Path) -> Result:
             "    [cp.write(b) for b in iter(lambda: f.read(1<<20), b'')]\n"
             "con.commit()\n"
         )
-        secs, rss = run_child([sys.executable, "-c", code], None)
+        measured = run_child([sys.executable, "-c", code], None)
         how = "psycopg COPY FROM STDIN (psql not found)"
-    return Result(f"raw {how}", secs, rss, pg.count(db, "public", "raw_copy"), how)
+    return Result(f"raw {how}", *measured, pg.count(db, "public", "raw_copy"), how)
 
 
 def bench_read_json(work: Path, ndjson: Path) -> Result:
@@ -255,8 +253,8 @@ def bench_read_json(work: Path, ndjson: Path) -> Result:
         " format='newline_delimited')\")\n"
         "con.close()\n"
     )
-    secs, rss = run_child([sys.executable, "-c", code], None)
-    return Result("raw DuckDB read_json", secs, rss, duckdb_count(path, "raw"))
+    measured = run_child([sys.executable, "-c", code], None)
+    return Result("raw DuckDB read_json", *measured, duckdb_count(path, "raw"))
 
 
 def report(results: dict[str, Runs], n: int, rounds: int) -> None:
@@ -339,13 +337,11 @@ def main() -> None:
                 for key, step in repeated:
                     print(f"  round {number}/{rounds}: {key}...", flush=True)
                     result = step()
-                    result.cpu_seconds = _last_cpu
                     results.setdefault(key, Runs([])).results.append(result)
             for key, step in once:  # each right after a run of ours, to compare with
                 for name, run in ((f"tw_pg_before_{key}", repeated[1][1]), (key, step)):
                     print(f"  {name}...", flush=True)
                     result = run()
-                    result.cpu_seconds = _last_cpu
                     if name != key:
                         result.name += " (paired)"
                     results[name] = Runs([result])

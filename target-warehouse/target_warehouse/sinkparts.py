@@ -32,6 +32,7 @@ class TypedBatches:
     _all_keys: tuple[str, ...]
     first_pending_line: int | None
     typed: Any
+    fast_records: Any = None  # the reader's typed path to this sink (made by the target)
     columns: list[Any]
     _target: Any
 

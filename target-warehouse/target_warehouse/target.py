@@ -55,8 +55,6 @@ class TargetWarehouse(Target):
         # stream map, no flattening): their RECORDs take the short path. A stream's SCHEMA
         # resets its own entry (and any whose sink the SCHEMA replaced).
         self._direct: dict[str, WarehouseSink] = {}
-        self._fast_sink: WarehouseSink | None = None  # the sink of the typed fast path
-        self._fast_paths: dict[WarehouseSink, FastRecords] = {}  # made once per sink
         flush_every = self.config.get("state_flush_seconds")
         self._flush_every = 30.0 if flush_every is None else float(flush_every)
         self._last_flush = time.monotonic()
@@ -75,6 +73,7 @@ class TargetWarehouse(Target):
         reader = self.message_reader
         if isinstance(reader, LineTrackingReader):
             reader.on_failure = self._salvage
+            reader.fast_for = self._fast_path_for
         self.backend: Backend = open_backend(self.config)
 
     # -- naming --------------------------------------------------------------------
@@ -128,8 +127,6 @@ class TargetWarehouse(Target):
         for name, known in list(self._direct.items()):  # a sink the SCHEMA replaced
             if self._sinks_active.get(name) is not known:
                 del self._direct[name]
-        for old in [s for s in self._fast_paths if self._sinks_active.get(s.stream_name) is not s]:
-            del self._fast_paths[old]
         sink = self._direct_sink(stream) if isinstance(stream, str) else None
         if sink is not None:  # the stream's very first RECORD can take the typed path
             self._direct[stream] = sink  # type: ignore[index]
@@ -181,41 +178,31 @@ class TargetWarehouse(Target):
         if sink.accept(record, message_dict, self.message_reader.line_number, received):
             self.drain_one(sink)  # full
             self._release_states()
-        if self._held and time.monotonic() - self._last_flush >= self._flush_every:
-            self.drain_all()
-        elif received - self._last_full_drain_at > self._max_record_age_seconds:
-            self._handle_max_record_age()
-        if sink is not self._fast_sink and sink.typed is not None:
+        self._after_records(received)
+        if sink.typed is not None:  # its next lines try the typed path first
             self._use_fast(sink)
 
     def _use_fast(self, sink: WarehouseSink | None) -> None:
         """Send this stream's next RECORD lines to the typed decoder (see fastdecode.py)."""
-        self._fast_sink = sink
         reader = self.message_reader
         if isinstance(reader, LineTrackingReader):
             reader.fast = self._fast_path(sink)
-            reader.fast_for = self._fast_path_for
 
     def _fast_path(self, sink: WarehouseSink | None) -> FastRecords | None:
-        """The typed path of a sink whose records go to it untouched, if its schema has one."""
+        """The typed path of a sink whose records go to it untouched, if its schema has one
+        (made once, and kept by the sink: a sink a SCHEMA replaces takes its path along)."""
         if sink is None or sink.typed is None:
             return None
-        path = self._fast_paths.get(sink)
-        if path is None:
+        if sink.fast_records is None:
             def accept(envelopes: list[Any], lines: list[Any], numbers: list[int]) -> None:
                 self._accept_typed(sink, envelopes, lines, numbers)
 
-            path = FastRecords(sink.stream_name, sink.typed.decode, accept, sink.room)
-            self._fast_paths[sink] = path
-        return path
+            sink.fast_records = FastRecords(sink.stream_name, sink.typed.decode, accept, sink.room)
+        return sink.fast_records  # type: ignore[no-any-return]
 
     def _fast_path_for(self, stream: str) -> FastRecords | None:
         """The reader's way to another stream's typed path (streams whose lines interleave)."""
-        sink = self._direct.get(stream)
-        if sink is None:
-            return None
-        self._fast_sink = sink
-        return self._fast_path(sink)
+        return self._fast_path(self._direct.get(stream))
 
     def _accept_typed(
         self, sink: WarehouseSink, envelopes: list[Any], lines: list[Any], numbers: list[int]
@@ -225,14 +212,15 @@ class TargetWarehouse(Target):
         if sink.accept_typed(envelopes, lines, numbers, received):
             self.drain_one(sink)  # full
             self._release_states()
+        self._after_records(received)
+
+    def _after_records(self, received: float) -> None:
+        """The timed flushes due once records were taken: state_flush_seconds (while a
+        STATE waits) and the SDK's max record age (received: when they were read)."""
         if self._held and time.monotonic() - self._last_flush >= self._flush_every:
             self.drain_all()
-        elif received - self._last_full_drain_at > self._max_record_age_seconds:
+        elif received - self._last_full_drain_at > self._MAX_RECORD_AGE_IN_MINUTES * 60:
             self._handle_max_record_age()
-
-    @property
-    def _max_record_age_seconds(self) -> float:
-        return self._MAX_RECORD_AGE_IN_MINUTES * 60
 
     def _process_mapped_record(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
@@ -259,10 +247,7 @@ class TargetWarehouse(Target):
                 drained = True
         if drained:
             self._release_states()
-        if self._held and time.monotonic() - self._last_flush >= self._flush_every:
-            self.drain_all()
-        else:
-            self._handle_max_record_age()
+        self._after_records(received)
         direct = self._direct_sink(stream)
         if direct is not None:
             self._direct[stream] = direct
