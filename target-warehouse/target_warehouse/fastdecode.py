@@ -20,7 +20,7 @@ import decimal
 from collections.abc import Callable
 from operator import attrgetter
 from types import UnionType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 from msgspec.structs import astuple
@@ -31,6 +31,7 @@ _generic = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
 _SCALARS: dict[str, Any] = {"string": str, "integer": int, "boolean": bool, "null": None}
 _SCALAR_ARGS = {str, int, bool, type(None)}
 _NULL = msgspec.Raw(b"null")
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class _Unsupported(Exception):
@@ -116,6 +117,8 @@ class TypedStream:
         self.attrs: dict[str, str] = {}  # property -> Struct attribute
         # property -> validator of a whole column (a JSON array of its raw values)
         self.raw_checks: dict[str, Callable[[bytes], Any]] = {}
+        # property -> the Python types its values can have (scalar properties only)
+        self.scalar_types: dict[str, frozenset[type]] = {}
         for i, key in enumerate([*props, *(k for k in required if k not in props)]):
             sub = props.get(key, True)
             field = f"f{i}"
@@ -126,8 +129,11 @@ class TypedStream:
                 isinstance(kind, UnionType) and set(kind.__args__) <= _SCALAR_ARGS
             )
             if scalar:
-                typed: Any = kind
+                members = kind.__args__ if isinstance(kind, UnionType) else (kind,)
+                # integers beyond BIGINT go the generic way (their column is widened)
+                typed: Any = Union[tuple(_INT64 if m is int else m for m in members)]  # noqa: UP007
                 default: Any = None
+                self.scalar_types[key] = frozenset({*members, type(None)})
             else:
                 typed, default = msgspec.Raw, _NULL
                 self.raw_checks[key] = msgspec.json.Decoder(list[kind]).decode  # type: ignore[valid-type]
@@ -159,9 +165,9 @@ class TypedStream:
     ) -> dict[str, list[Any]] | None:
         """Each property's values as dict.get would give them, or None when not sure.
 
-        Properties in ``raw_json`` may keep their JSON text (str, None for null) when it
-        has no escape sequence (jsonb reads it as to_json's text): those are added to
-        ``encoded``, and their values must not be encoded again.
+        Properties in ``raw_json`` may keep their JSON text as read (``msgspec.Raw``, a
+        buffer; None for null) when it has no escape sequence (jsonb reads it as it reads
+        to_json's text): those are added to ``encoded``, and must not be encoded again.
         """
         records = map(attrgetter("record"), envelopes)
         # one tuple per record, transposed: each field's values in C loops
@@ -176,8 +182,8 @@ class TypedStream:
                     check(b"[" + b",".join(values) + b"]")
                 except msgspec.DecodeError:
                     return None
-                if key in raw_json and (text := _raw_text(values)) is not None:
-                    values = text
+                if key in raw_json and (texts := _raw_json(values)) is not None:
+                    values = texts
                     encoded.add(key)
                 else:
                     values = list(map(_generic, values))
@@ -185,20 +191,14 @@ class TypedStream:
         return out
 
 
-def _raw_text(raws: list[Any]) -> list[str | None] | None:
-    if not raws:
-        return []
-    # The column at once: joined, decoded and split again on a newline, which a raw value
-    # from one input line cannot hold (the count is checked all the same).
-    text = b"\n".join(raws).decode()
-    if "\\u" in text:
-        return None  # an escape (a NUL, a lone surrogate...): decode and encode as usual
-    texts: list[str | None] = text.split("\n")  # type: ignore[assignment]
-    if len(texts) != len(raws):
+def _raw_json(raws: list[Any]) -> list[Any] | None:
+    """The column's JSON texts as read (msgspec.Raw, None for null), or None when one
+    holds an escape sequence (a NUL, a lone surrogate...): those are decoded as usual."""
+    if b"\\u" in b"".join(raws):
         return None
-    if "null" in texts:
-        texts = [None if t == "null" else t for t in texts]
-    return texts
+    if _NULL in raws:
+        return [None if raw == _NULL else raw for raw in raws]
+    return raws
 
 
 def decode_texts(texts: list[str | None]) -> list[Any]:

@@ -53,6 +53,10 @@ _STREAM_NAME = re.compile(rb'"stream"\s*:\s*"([^"\\]*)"')  # a name without esca
 _MISS = object()  # no typed path took the line
 
 
+def _nothing(item: Any) -> None:  # pragma: no cover - replaced before any use
+    raise AssertionError("no run to add to")
+
+
 def _stream_of(message: Any, line: str | bytes | None) -> str | None:
     """The stream a line is about, even when the line is not valid JSON."""
     if isinstance(message, dict):
@@ -80,30 +84,25 @@ class _Runs:
     def __init__(self) -> None:
         # path -> (typed records, their lines, their line numbers, how many fit)
         self.by_path: dict[FastRecords, tuple[list[Any], list[Any], list[int], int]] = {}
-        self.count = 0
         self.deadline = 0.0
 
-    def add(self, path: FastRecords, typed: Any, line: Any, number: int) -> bool:
-        """Keep one line; True when the runs must be handed on now (full, or old)."""
+    def of(self, path: FastRecords) -> tuple[list[Any], list[Any], list[int], int]:
+        """The run of a path (a new one if it has none), to append a line to each list."""
         run = self.by_path.get(path)
         if run is None:
-            run = self.by_path[path] = ([], [], [], path.room())
-            if self.count == 0:
+            if not self.by_path:
                 self.deadline = time.monotonic() + RUN_SECONDS
-        run[0].append(typed)
-        run[1].append(line)
-        run[2].append(number)
-        self.count += 1
-        return len(run[0]) >= run[3] or time.monotonic() >= self.deadline
+            run = self.by_path[path] = ([], [], [], path.room())
+        return run
 
     def hand_on(self, reader: LineTrackingReader) -> int:
         """Every run to its sink, oldest first; how many records that was."""
-        count, reached = self.count, reader.line_number
+        count, reached = 0, reader.line_number
         runs = sorted(self.by_path.items(), key=lambda item: item[1][2][0])
         self.by_path = {}
-        self.count = 0
         try:
             for path, (typed, lines, numbers, _) in runs:
+                count += len(typed)
                 reader.line_number = numbers[-1]
                 try:
                     path.accept(typed, lines, numbers)
@@ -146,11 +145,20 @@ class LineTrackingReader(SingerReader):
         line: str | bytes | None = None
         message: Any = None
         runs = _Runs()
+        monotonic = time.monotonic
+        # The run the last typed line joined, its lists' appends kept at hand: the loop
+        # below is the hot path (one pass per line), so a line of the same stream as the
+        # last one costs one decode, three appends and a clock read.
+        current: FastRecords | None = None
+        add_typed = add_line = add_number = _nothing
+        run: list[Any] = []
+        room = 0
+        number = self.line_number
         collecting = gc.isenabled()
         gc.disable()
         try:
             for line in file_input or self.default_input:
-                self.line_number += 1
+                number += 1
                 message = None
                 fast = self.fast
                 typed = _MISS
@@ -169,11 +177,22 @@ class LineTrackingReader(SingerReader):
                         else:  # streams take turns: try this one first from now on
                             self.fast = fast = other
                 if typed is not _MISS:
-                    if runs.add(fast, typed, line, self.line_number):  # type: ignore[arg-type]
+                    if fast is not current:  # another stream's run (or a new one)
+                        run, lines, numbers, room = runs.of(fast)  # type: ignore[arg-type]
+                        add_typed, add_line, add_number = run.append, lines.append, numbers.append
+                        current = fast
+                    add_typed(typed)
+                    add_line(line)
+                    add_number(number)
+                    if len(run) >= room or monotonic() >= runs.deadline:
+                        self.line_number = number
                         records += runs.hand_on(self)
+                        current = None
                     continue
-                if runs.count:
+                self.line_number = number
+                if runs.by_path:
                     records += runs.hand_on(self)
+                    current = None
                 try:
                     message = decode(line)
                 except _DECODE_ERRORS:
@@ -190,9 +209,11 @@ class LineTrackingReader(SingerReader):
                     raise InputError(f"unknown message type {kind!r}")
                 callback(message)
                 stats[kind] += 1
-            if runs.count:
+            self.line_number = number
+            if runs.by_path:
                 records += runs.hand_on(self)
         except Exception as exc:
+            self.line_number = number
             annotate(exc, self.line_number, _stream_of(message, line))
             if self.on_failure is not None:
                 self.on_failure(exc)

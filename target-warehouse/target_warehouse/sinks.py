@@ -42,6 +42,16 @@ if TYPE_CHECKING:
 DELETED_AT = "_sdc_deleted_at"
 TABLE_VERSION = "_sdc_table_version"
 _TEMPORAL = (LogicalType.TIMESTAMP, LogicalType.DATE, LogicalType.TIME)
+_TEXTUAL = (LogicalType.TEXT, LogicalType.JSON)
+# Metadata the target makes (see _values) -> its values' types; None: the tap's values
+_MADE_HERE: dict[str, frozenset[type] | None] = {
+    "_sdc_extracted_at": None,
+    "_sdc_received_at": frozenset({datetime.datetime}),  # aware, UTC
+    "_sdc_batched_at": frozenset({datetime.datetime}),
+    "_sdc_sequence": frozenset({int}),
+    TABLE_VERSION: None,
+    "_sdc_sync_started_at": frozenset({int}),
+}
 _UTC = datetime.UTC
 _from_timestamp = datetime.datetime.fromtimestamp
 
@@ -258,6 +268,18 @@ class WarehouseSink(TypedBatches, BatchSink):
                 return [self.sync_started_at] * len(records)
         return raw[col.source]
 
+    def _known_types(
+        self, col: Column, decoded_types: dict[str, frozenset[type]]
+    ) -> frozenset[type] | None:
+        """The Python types a column's values have, when known without looking at them,
+        and stored as they are (no date-time to parse): scalars the typed decoder made,
+        and the metadata the target makes itself."""
+        if self._metadata and col.source in _MADE_HERE:
+            return _MADE_HERE[col.source]
+        if col.schema_type in _TEMPORAL:
+            return None
+        return decoded_types.get(col.source)
+
     def _parse_dates(self, col: Column, values: list[Any], lines: list[int]) -> list[Any]:
         if values and isinstance(values[0], datetime.date):
             return values  # metadata already made by the target
@@ -289,6 +311,7 @@ class WarehouseSink(TypedBatches, BatchSink):
         backend = self._target.backend
         encoded: set[str] = set()  # JSON columns already JSON text (see fastdecode)
         raw = self._typed_columns(context, backend.strips_nul, encoded)
+        decoded_types = {} if raw is None else self.typed.scalar_types
         if raw is None:
             encoded.clear()
             records = self._as_dicts(context)
@@ -301,11 +324,17 @@ class WarehouseSink(TypedBatches, BatchSink):
         batched_at = datetime.datetime.now(_UTC)
         data: dict[str, list[Any]] = {}
         specs: list[ColumnSpec] = []
+        known_types: dict[str, frozenset[type]] = {}
         removed = 0
         for col in self.columns:
             values = self._values(col, context, batched_at, raw) if records else []
             column_type = types[col.name]
-            if column_type is LogicalType.INTEGER and not integers_fit_int64(values):
+            kinds = self._known_types(col, decoded_types)
+            if (
+                column_type is LogicalType.INTEGER
+                and kinds is None  # (typed integers are in range: see fastdecode)
+                and not integers_fit_int64(values)
+            ):
                 self._settle(saved)
                 self._widen(col.name, LogicalType.NUMBER)
             if types[col.name] is LogicalType.NUMBER and not backend.numbers_fit(values):
@@ -314,13 +343,17 @@ class WarehouseSink(TypedBatches, BatchSink):
             column_type = types[col.name]
             if col.schema_type in _TEMPORAL and column_type is col.schema_type:
                 values = self._parse_dates(col, values, context["lines"])
-            if col.source in encoded and column_type is not LogicalType.JSON:
+            as_read = col.source in encoded and column_type is LogicalType.JSON
+            if col.source in encoded and not as_read:
                 values = decode_texts(values)  # a column widened to text: canonical text
-            if col.source not in encoded or column_type is not LogicalType.JSON:
+            if not as_read:
                 values = convert_column(values, converter(col.schema_type, column_type))
-            if backend.strips_nul and column_type in (LogicalType.TEXT, LogicalType.JSON):
+            # (JSON as read holds no escape sequence, so no NUL)
+            if backend.strips_nul and column_type in _TEXTUAL and not as_read:
                 values, n = strip_nul(values, column_type is LogicalType.JSON)
                 removed += n
+            if kinds is not None and column_type is col.schema_type:
+                known_types[col.name] = kinds
             data[col.name] = values
             raw.pop(col.source, None)  # free this column's decoded values (JSON: dicts) now
             specs.append(ColumnSpec(col.name, column_type))
@@ -332,7 +365,10 @@ class WarehouseSink(TypedBatches, BatchSink):
                 backend.dialect,
             )
         hard_delete = bool(self.config.get("hard_delete")) and DELETED_AT in data
-        batch = Batch(self.db_schema, self.table, specs, data, self._keys, replace_all, hard_delete)
+        batch = Batch(
+            self.db_schema, self.table, specs, data, self._keys, replace_all, hard_delete,
+            known_types,
+        )
         lines: list[int] = context.get("lines") or []
         count = len(records)
         context.clear()  # the records themselves are no longer needed: free them now

@@ -222,13 +222,14 @@ def parse_temporal(values: list[Any], lt: LogicalType) -> tuple[list[Any], list[
     """
     parse = _PARSERS[lt]
     try:
-        return list(map(parse, values)), []  # the usual column: every value a valid string
-    except (ValueError, TypeError):
-        pass
-    try:
-        distinct = dict.fromkeys(values)
+        distinct: dict[Any, None] | None = dict.fromkeys(values)
     except TypeError:  # unhashable values (validation off): one by one
         distinct = None
+    if distinct is not None and len(distinct) * 2 > len(values):
+        try:
+            return list(map(parse, values)), []  # mostly distinct valid strings
+        except (ValueError, TypeError):
+            pass
     if distinct is not None:
         parsed: dict[Any, Any] = {}
         failed = False

@@ -73,6 +73,10 @@ class Batch:
     keys: tuple[str, ...] = ()  # upsert on these (last row per key wins); () appends
     replace_all: bool = False  # overwrite: empty the table first, same transaction
     hard_delete: bool = False  # rows whose last record has _sdc_deleted_at set are deleted
+    # column name -> the Python types its values are known to have, ready as they are
+    # (date-times aware): made by the typed decoder or the target, so a backend need not
+    # look at each value
+    known_types: dict[str, frozenset[type]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:

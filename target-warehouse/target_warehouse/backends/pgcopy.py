@@ -1,7 +1,8 @@
 """COPY of a batch into a PostgreSQL table: binary when every value allows it, else text.
 
 Binary COPY uses psycopg's C dumpers (numbers exact, date-times as instants, strings
-byte for byte, JSON text as jsonb's binary form: a version byte and the text); a batch
+byte for byte, JSON text as jsonb's binary form: a version byte and the text; JSON kept
+as read, a ``msgspec.Raw`` buffer, goes as those bytes without being decoded); a batch
 holding a value of another Python type (possible with validation off) goes as text,
 for PostgreSQL to parse and judge.
 """
@@ -13,9 +14,11 @@ import decimal
 import operator
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg.adapt import Dumper, Transformer
 from psycopg.pq import Format
+from psycopg.types.string import BytesBinaryDumper
 
 from target_warehouse.backends import ColumnSpec
 from target_warehouse.types import LogicalType
@@ -31,8 +34,9 @@ _BINARY_OK: dict[LogicalType, frozenset[type]] = {
     LogicalType.TIME: frozenset({datetime.time, _NONE}),
     LogicalType.TIMESTAMP: frozenset({datetime.datetime, _NONE}),
     LogicalType.TEXT: frozenset({str, _NONE}),
-    LogicalType.JSON: frozenset({str, _NONE}),
+    LogicalType.JSON: frozenset({str, msgspec.Raw, _NONE}),
 }
+_MIXED_JSON = frozenset({str, msgspec.Raw})
 _UTC = datetime.UTC
 _tzinfo = operator.attrgetter("tzinfo")
 
@@ -47,11 +51,18 @@ class JsonbTextDumper(Dumper):
 
 
 def register(conn: psycopg.Connection) -> None:
-    """Make COPY columns declared jsonb take JSON text (str) in binary COPY."""
+    """Make COPY columns declared jsonb take JSON text (str) in binary COPY, and bytea
+    ones (buffers) psycopg's C dumper: by oid it finds DB-API Binary's, in Python."""
     info = conn.adapters.types.get("jsonb")
     if info is not None:
         dumper = type("JsonbText", (JsonbTextDumper,), {"oid": info.oid})
         conn.adapters.register_dumper(None, dumper)
+    conn.adapters.register_dumper(None, BytesBinaryDumper)
+
+
+def _json_text(values: list[Any]) -> list[Any]:
+    """JSON kept as read (msgspec.Raw) as str, for the paths that dump it as text."""
+    return [bytes(v).decode() if type(v) is msgspec.Raw else v for v in values]
 
 
 def _iso(values: list[Any]) -> list[Any]:
@@ -59,9 +70,18 @@ def _iso(values: list[Any]) -> list[Any]:
     return [v if v is None or isinstance(v, str) else v.isoformat() for v in values]
 
 
-def _binary_column(values: list[Any], logical: LogicalType) -> list[Any] | None:
-    """The values as binary COPY takes them, or None when the batch must go as text."""
-    if not set(map(type, values)) <= _BINARY_OK[logical]:
+def _binary_column(
+    values: list[Any], logical: LogicalType, known: frozenset[type] | None = None
+) -> list[Any] | None:
+    """The values as binary COPY takes them, or None when the batch must go as text.
+
+    ``known``: the Python types the values are known to have, date-times aware (else
+    each value is looked at).
+    """
+    if known is not None:
+        return values if known <= _BINARY_OK[logical] else None
+    kinds = set(map(type, values))
+    if not kinds <= _BINARY_OK[logical] or kinds >= _MIXED_JSON:
         return None
     if logical is LogicalType.TIMESTAMP or logical is LogicalType.TIME:
         zones = set(map(_tzinfo, filter(None, values)))
@@ -105,7 +125,8 @@ def encode_rows(
     data: dict[str, list[Any]],
     sql_types: dict[LogicalType, str],
     ordinal: bool,
-) -> bytes | None:
+    known_types: dict[str, frozenset[type]] | None = None,
+) -> memoryview | None:
     """The whole binary COPY payload, or None when a value needs the text path.
 
     Built on the calling (main) thread, so the load thread only streams bytes to the
@@ -113,16 +134,24 @@ def encode_rows(
     """
     if format_row_binary is None:
         return None
-    binary = [_binary_column(data[c.name], c.type) for c in columns]
+    known = known_types or {}
+    binary = [_binary_column(data[c.name], c.type, known.get(c.name)) for c in columns]
     if not all(column is not None for column in binary):
         return None
     tx = Transformer(conn)
     registry = conn.adapters.types
     names = [sql_types[c.type] for c in columns]
-    for i, name in enumerate(names):
-        if name == "jsonb":  # jsonb's binary form is a version byte and the text: sent
-            names[i] = "text"  # as text (C dumper), which the server reads as bytes
-            binary[i] = [None if v is None else "\x01" + v for v in binary[i]]  # type: ignore[union-attr]
+    for i, (name, column) in enumerate(zip(names, columns, strict=True)):
+        if column.type is not LogicalType.JSON:
+            continue
+        values = binary[i]
+        as_read = type(next(filter(None, values), None)) is msgspec.Raw  # type: ignore[arg-type]
+        # jsonb's binary form is a version byte and the text; staged JSON is text. Sent as
+        # text (str) or bytea (buffers) by C dumpers: the server reads them as bytes.
+        if name == "jsonb":
+            prefix: Any = b"\x01" if as_read else "\x01"
+            binary[i] = [None if v is None else prefix + v for v in values]  # type: ignore[union-attr]
+        names[i] = "bytea" if as_read else "text"
     oids = [registry.get_oid(name) for name in names]
     if ordinal:
         binary.append(range(len(binary[0])) if binary else [])
@@ -132,7 +161,7 @@ def encode_rows(
     for row in zip(*binary, strict=True):  # type: ignore[call-overload]
         format_row_binary(row, tx, out)
     out += TRAILER
-    return bytes(out)
+    return memoryview(out)  # sent in slices: a view copies none of them
 
 
 def copy_batch(
@@ -143,7 +172,7 @@ def copy_batch(
     data: dict[str, list[Any]],
     sql_types: dict[LogicalType, str],
     ordinal: int | None,
-    payload: bytes | None = None,
+    payload: memoryview | None = None,
 ) -> None:
     """COPY the columns into table (quoted ``names``), plus a 0.. ordinal when asked.
 
@@ -155,6 +184,8 @@ def copy_batch(
             copy.write(payload)
         return
     extra = [] if ordinal is None else [range(ordinal)]
+    data = {c.name: _json_text(data[c.name]) if c.type is LogicalType.JSON else data[c.name]
+            for c in columns}
     binary = [_binary_column(data[c.name], c.type) for c in columns]
     if all(column is not None for column in binary):
         with cur.copy(sql + " (FORMAT BINARY)") as copy:

@@ -252,6 +252,7 @@ class PostgresBackend:
                 batch.data,
                 SQL_TYPES if direct else _STAGE_TYPES,
                 ordinal=not direct,
+                known_types=batch.known_types,
             )
             if batch.size
             else None
@@ -295,7 +296,7 @@ class PostgresBackend:
         return batch.keys_distinct()
 
     def _direct(
-        self, cur: psycopg.Cursor, batch: Batch, target: str, payload: bytes | None
+        self, cur: psycopg.Cursor, batch: Batch, target: str, payload: memoryview | None
     ) -> bool:
         """COPY the batch into the table itself when it only adds rows; True if done."""
         if batch.keys and self._primary_keys.get(target) != batch.keys:
@@ -326,7 +327,7 @@ class PostgresBackend:
             cur.close()
             self.conn.execute("ROLLBACK")
 
-    def _stage(self, cur: psycopg.Cursor, batch: Batch, payload: bytes | None) -> str:
+    def _stage(self, cur: psycopg.Cursor, batch: Batch, payload: memoryview | None) -> str:
         """COPY the batch into this table shape's staging table; return its quoted name."""
         defs = [f"{quote(c.name)} {_STAGE_TYPES[c.type]}" for c in batch.columns]
         defs.append(f"{quote(STAGE_ROW)} bigint")
