@@ -375,14 +375,14 @@ class WarehouseSink(TypedBatches, BatchSink):
         del records, raw
         dedupes = bool(self._keys) and not hard_delete
 
-        self._settle(saved)
-        del saved
-        try:
-            finish = backend.prepare_load(batch)
+        try:  # (encoded while the previous batch may still be loading: it touches no
+            finish = backend.prepare_load(batch)  # connection, see Backend.prepare_load)
         except TargetError as exc:
+            self._settle(saved)  # the previous load's failure, if any, comes first
             self._load_failed(exc, lines)
             raise
-        del batch, data
+        self._settle(saved)
+        del saved, batch, data
 
         def load() -> None:
             try:

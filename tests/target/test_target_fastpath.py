@@ -299,3 +299,45 @@ def test_integers_just_beyond_bigint_in_a_typed_run_widen_the_column(
     assert warehouse.columns(warehouse.default_schema, "s")["n"] in ("numeric", "decimal(38,9)")
     rows = warehouse.query(f'SELECT id, n FROM "{warehouse.default_schema}"."s" ORDER BY id')
     assert [(i, int(n)) for i, n in rows] == [(f"r{i}", n) for i, n in enumerate(values)]
+
+
+def test_a_batch_encoded_while_the_previous_direct_copy_fails_is_staged(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next batch is encoded while the previous one loads, for the path known then
+    (direct). That load meets an existing key: the next batch, encoded for the wrong path,
+    is staged and merged all the same, and both batches' rows are stored."""
+    if warehouse.kind != "postgres":
+        pytest.skip("PostgreSQL's direct COPY")
+    import threading
+    import time
+
+    import target_warehouse.backends.postgres as pg
+
+    first = [schema_msg("s", PROPS)] + [record_msg("s", {"id": f"k{i}", "n": i}) for i in range(3)]
+    assert warehouse.run(first, batch_size_rows=3).error is None
+    encoded: list[bool] = []  # per batch: encoded for the direct path, while a load ran
+    went: list[bool] = []
+    encode, direct = pg.encode_rows, pg.PostgresBackend._direct
+
+    def spy_encode(*args: object, **kwargs: object) -> object:
+        loading = any(t.name == "target-warehouse-load" for t in threading.enumerate())
+        encoded.append(kwargs["ordinal"] is False and loading)
+        return encode(*args, **kwargs)  # type: ignore[arg-type]
+
+    def slow_direct(self: pg.PostgresBackend, *args: object) -> bool:
+        time.sleep(0.3)  # the next batch is encoded meanwhile
+        went.append(direct(self, *args))  # type: ignore[arg-type]
+        return went[-1]
+
+    monkeypatch.setattr(pg, "encode_rows", spy_encode)
+    monkeypatch.setattr(pg.PostgresBackend, "_direct", slow_direct)
+    second = [schema_msg("s", PROPS)] + [
+        record_msg("s", {"id": f"k{i}", "n": 100 + i}) for i in range(2, 8)
+    ]
+    result = warehouse.run(second, batch_size_rows=3)
+    assert result.error is None, result.error
+    assert encoded == [False, True]  # the second batch: encoded direct, during the first's load
+    assert went == [False]  # k2 was there; the second batch was staged without trying
+    rows = dict(warehouse.query('SELECT id, n FROM "public"."s"'))
+    assert rows == {"k0": 0, "k1": 1, **{f"k{i}": 100 + i for i in range(2, 8)}}

@@ -113,9 +113,14 @@ class Backend(Protocol):
         """Write one batch in one transaction; return the number of rows written."""
 
     def prepare_load(self, batch: Batch) -> Callable[[], int]:
-        """The first part of load (the Python-side work, e.g. COPY or Arrow conversion);
-        the returned call does the rest (the set-based merge and COMMIT), possibly on
-        another thread, and returns the number of rows written."""
+        """The first part of load (the Python-side work, e.g. COPY encoding or Arrow
+        conversion); the returned call does the rest (the writes and COMMIT), possibly on
+        another thread, and returns the number of rows written.
+
+        It may run while the previous batch's returned call is still running on the load
+        thread, so it must not use the connection, and a choice it makes from that load's
+        outcome is made again by the returned call.
+        """
 
     def numbers_fit(self, values: list[Any]) -> bool:
         """False when a number column cannot hold one of these values exactly enough."""

@@ -120,7 +120,7 @@ except ImportError:  # pragma: no cover - another psycopg layout: rows are sent 
 
 
 def encode_rows(
-    conn: psycopg.Connection,
+    tx: Transformer,
     columns: list[ColumnSpec],
     data: dict[str, list[Any]],
     sql_types: dict[LogicalType, str],
@@ -130,7 +130,9 @@ def encode_rows(
     """The whole binary COPY payload, or None when a value needs the text path.
 
     Built on the calling (main) thread, so the load thread only streams bytes to the
-    server, without the GIL, while the next batch is read.
+    server, without the GIL, while the next batch is read. ``tx``: the connection's
+    Transformer, kept from one batch to the next (its dumpers, once made, no longer
+    look at the connection, which the load thread may be using).
     """
     if format_row_binary is None:
         return None
@@ -138,8 +140,7 @@ def encode_rows(
     binary = [_binary_column(data[c.name], c.type, known.get(c.name)) for c in columns]
     if not all(column is not None for column in binary):
         return None
-    tx = Transformer(conn)
-    registry = conn.adapters.types
+    registry = tx.adapters.types
     names = [sql_types[c.type] for c in columns]
     for i, (name, column) in enumerate(zip(names, columns, strict=True)):
         if column.type is not LogicalType.JSON:

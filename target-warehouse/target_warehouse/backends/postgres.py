@@ -18,6 +18,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
+from psycopg.adapt import Transformer
 from psycopg.conninfo import conninfo_to_dict
 
 from target_warehouse.backends import (
@@ -109,6 +110,7 @@ class PostgresBackend:
             # Naive timestamps (no offset in the source) are read as UTC.
             self.conn.execute("SET TIME ZONE 'UTC'")
             register(self.conn)
+            self._encoder = Transformer(self.conn)  # for encode_rows, batch after batch
         except psycopg.Error as exc:
             user = params.get("user")
             who = f" as user {user!r}" if user else ""
@@ -243,15 +245,16 @@ class PostgresBackend:
         """
         target = qualified(batch.schema, batch.table)
         where = f"{batch.schema}.{batch.table}"
-        # Encoded here, on the main thread, for the path this table took last time.
-        direct = self._direct_ok(batch) and self._went_direct.get(target, True)
+        # Encoded here, on the main thread, for the path this table took last time (as
+        # far as known: that load may still be running; see load()).
+        encoded_direct = self._direct_ok(batch) and self._went_direct.get(target, True)
         payload = (
             encode_rows(
-                self.conn,
+                self._encoder,
                 batch.columns,
                 batch.data,
-                SQL_TYPES if direct else _STAGE_TYPES,
-                ordinal=not direct,
+                SQL_TYPES if encoded_direct else _STAGE_TYPES,
+                ordinal=not encoded_direct,
                 known_types=batch.known_types,
             )
             if batch.size
@@ -259,6 +262,10 @@ class PostgresBackend:
         )
 
         def load() -> int:
+            # the previous load has ended: its path is known (a direct COPY that met a
+            # key sends this batch to staging, encoded again if it was encoded direct)
+            direct = encoded_direct and self._went_direct.get(target, True)
+            staged_payload = None if encoded_direct else payload
             cur = self.conn.cursor()
             written = 0
             stage = None
@@ -270,7 +277,7 @@ class PostgresBackend:
                     done = direct and self._direct(cur, batch, target, payload)
                     self._went_direct[target] = done
                     if batch.size and not done:
-                        stage = self._stage(cur, batch, None if direct else payload)
+                        stage = self._stage(cur, batch, staged_payload)
                         if batch.hard_delete and batch.keys:
                             cur.execute(self._delete_sql(batch, target, stage))
                         cur.execute(self._write_sql(batch, target, stage))
