@@ -375,8 +375,10 @@ class WarehouseSink(TypedBatches, BatchSink):
         del records, raw
         dedupes = bool(self._keys) and not hard_delete
 
-        try:  # (encoded while the previous batch may still be loading: it touches no
-            finish = backend.prepare_load(batch)  # connection, see Backend.prepare_load)
+        if not backend.prepares_ahead:
+            self._settle(saved)
+        try:
+            finish = backend.prepare_load(batch)
         except TargetError as exc:
             self._settle(saved)  # the previous load's failure, if any, comes first
             self._load_failed(exc, lines)

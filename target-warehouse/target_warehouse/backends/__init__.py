@@ -102,6 +102,8 @@ class Backend(Protocol):
     max_identifier_bytes: int
     strips_nul: bool  # the database cannot store U+0000 in text
     supports_primary_key: bool  # upserts rely on a PRIMARY KEY (PostgreSQL) or not (DuckDB)
+    # prepare_load may run while the previous load does (two prepared batches in memory)
+    prepares_ahead: bool
 
     def describe(self, schema: str, table: str) -> TableState | None:
         """Current columns and key of a table, or None when it does not exist."""
@@ -117,9 +119,9 @@ class Backend(Protocol):
         conversion); the returned call does the rest (the writes and COMMIT), possibly on
         another thread, and returns the number of rows written.
 
-        It may run while the previous batch's returned call is still running on the load
-        thread, so it must not use the connection, and a choice it makes from that load's
-        outcome is made again by the returned call.
+        With ``prepares_ahead``, it may run while the previous batch's returned call is
+        still running on the load thread: it must not use the connection then, and a
+        choice it makes from that load's outcome is made again by the returned call.
         """
 
     def numbers_fit(self, values: list[Any]) -> bool:

@@ -136,6 +136,8 @@ class DuckDBBackend:
     max_identifier_bytes = MAX_IDENTIFIER_BYTES  # same names as on PostgreSQL
     strips_nul = False  # DuckDB stores U+0000 as is
     supports_primary_key = False
+    # one Arrow batch at a time: a second would take the 1M-record peak RSS past 200 MB
+    prepares_ahead = False
 
     def __init__(
         self, path: str, number_type: str = "decimal", memory_limit: str | None = None

@@ -69,6 +69,7 @@ class PostgresBackend:
     max_identifier_bytes = MAX_IDENTIFIER_BYTES
     strips_nul = True  # text and jsonb cannot hold U+0000
     supports_primary_key = True
+    prepares_ahead = True  # encoded while the previous batch loads
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PostgresBackend:
