@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from singer_sdk import Target
 from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.target_base import Target
 
 from target_warehouse.backends import Backend, open_backend
 from target_warehouse.errors import EXPECTED_ERRORS, InputError, describe
