@@ -257,7 +257,9 @@ class WarehouseSink(TypedBatches, BatchSink):
             if source == "_sdc_extracted_at":
                 return context["extracted"]
             if source == "_sdc_received_at":
-                return list(map(_from_timestamp, context["received"], repeat(_UTC)))
+                # one receive time per run of lines: each made into a datetime once
+                times = {t: _from_timestamp(t, _UTC) for t in dict.fromkeys(context["received"])}
+                return list(map(times.__getitem__, context["received"]))
             if source == "_sdc_batched_at":
                 return [batched_at] * len(records)
             if source == "_sdc_sequence":  # unique, increasing in input order within a run
