@@ -75,11 +75,11 @@ def _binary_column(
 ) -> list[Any] | None:
     """The values as binary COPY takes them, or None when the batch must go as text.
 
-    ``known``: the Python types the values are known to have, date-times aware (else
-    each value is looked at).
+    ``known``: the Python types the values are known to have, date-times aware: when
+    the column takes them all, no value is looked at (else each is, as without).
     """
-    if known is not None:
-        return values if known <= _BINARY_OK[logical] else None
+    if known is not None and known <= _BINARY_OK[logical]:
+        return values
     kinds = set(map(type, values))
     if not kinds <= _BINARY_OK[logical] or kinds >= _MIXED_JSON:
         return None
