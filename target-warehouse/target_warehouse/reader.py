@@ -47,6 +47,9 @@ except ImportError:  # pragma: no cover - msgspec is a dependency; keep working 
 
     _DECODE_ERRORS = (json.JSONDecodeError, UnicodeDecodeError)
 
+# Bytes read from stdin at a time, at most (a read returns what a pipe holds, so a slow
+# tap's lines are not held back); nothing reads stdin before the reader does.
+_READ_BUFFER = 1 << 20
 RUN_SECONDS = 0.5  # a run of typed lines waits at most this long to reach its sink
 _STREAM_IN_RAW_LINE = re.compile(r'"stream"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _STREAM_NAME = re.compile(rb'"stream"\s*:\s*"([^"\\]*)"')  # a name without escapes
@@ -131,7 +134,12 @@ class LineTrackingReader(SingerReader):
     @property
     def default_input(self) -> Iterator[bytes] | IO[str]:  # type: ignore[override]
         buffer = getattr(sys.stdin, "buffer", None)
-        return sys.stdin if buffer is None else buffer
+        if buffer is None:
+            return sys.stdin
+        try:  # stdin's own 8 KB buffer: a read (and a GIL release) per ~10 lines
+            return open(sys.stdin.fileno(), "rb", buffering=_READ_BUFFER, closefd=False)
+        except (OSError, ValueError):  # no file descriptor (a test's stand-in)
+            return buffer  # type: ignore[no-any-return]
 
     def process_lines(
         self,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -64,3 +66,42 @@ def test_what_the_package_init_provides_is_still_found() -> None:
         "False False",
         "True singer_sdk.streams.core singer_sdk.typing",
     ]
+
+
+def test_a_slow_tap_on_a_pipe_gets_its_state_while_it_still_writes(tmp_path: Path) -> None:
+    """stdin is read a megabyte at a time at most, yet a read returns what the pipe holds:
+    a trickle of records still reaches the state_flush_seconds timer."""
+    config = tmp_path / "config.json"
+    path = tmp_path / "w.duckdb"
+    config.write_text(
+        json.dumps({"backend": "duckdb", "path": str(path), "state_flush_seconds": 1})
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_THE_CONSOLE_SCRIPT, str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    states: list[str] = []
+    threading.Thread(target=lambda: states.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
+
+    def send(message: dict) -> None:
+        proc.stdin.write((json.dumps(message) + "\n").encode())  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+
+    send(schema_msg("s", {"id": {"type": "integer"}}))
+    send(record_msg("s", {"id": 0}))
+    send(state_msg({"at": 0}))
+    deadline = time.monotonic() + 30
+    sent = 1
+    while not states and time.monotonic() < deadline:  # one small line every 0.1 s
+        send(record_msg("s", {"id": sent}))
+        sent += 1
+        time.sleep(0.1)
+    before_the_end = list(states)
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+    assert [json.loads(line) for line in before_the_end] == [{"at": 0}]
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM s").fetchone() == (sent,)
