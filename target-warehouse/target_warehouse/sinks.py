@@ -303,6 +303,21 @@ class WarehouseSink(TypedBatches, BatchSink):
         return parsed
 
     def process_batch(self, context: dict) -> None:
+        """Convert, check and load one batch; a failure names this stream, so that the
+        salvage after it leaves this sink's batch pending (holding back every later
+        STATE) instead of flushing the emptied buffers as if they were the batch."""
+        lines: list[int] = list(context.get("lines") or [])
+        try:
+            self._process_batch(context)
+        except Exception as exc:
+            if getattr(exc, "failed_stream", None) is None:  # (a previous load's names its own)
+                if isinstance(exc, TargetError) and getattr(exc, "input_line", None) is None:
+                    self._load_failed(exc, lines)  # a DDL or check of the whole batch
+                else:
+                    exc.failed_stream = self.stream_name  # type: ignore[attr-defined]
+            raise
+
+    def _process_batch(self, context: dict) -> None:
         records: list[dict] = context.get("records") or []
         saved = dict(context)  # the buffers as they were, until the previous load is safe
         replace_all = self.load_method == OVERWRITE and self._target.claim_overwrite(

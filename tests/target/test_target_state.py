@@ -222,3 +222,65 @@ def test_a_slow_trickle_of_records_still_lets_state_out_while_data_flows(
     # out mid-run, once the timer flushed the records read so far (not at the end)
     assert 1 <= committed < 13, committed
     assert committed_rows(warehouse) == 13
+
+
+def test_a_batch_that_fails_before_its_load_holds_back_the_states_after_it(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch drained by the STATE timer fails while it is converted (no stream named by
+    the line that triggered it): the salvage must not flush the emptied buffers as if they
+    were the batch, so no STATE after its records goes out."""
+    from target_warehouse import sinks
+
+    values = sinks.WarehouseSink._values
+    calls = {"n": 0}
+
+    def failing(self: sinks.WarehouseSink, *args: object) -> object:
+        calls["n"] += 1
+        if self.stream_name == "s" and calls["n"] > len(self.columns):  # its second batch
+            raise RuntimeError("conversion failed")
+        return values(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sinks.WarehouseSink, "_values", failing)
+    messages = [
+        schema_msg("s", PROPS),
+        record_msg("s", {"id": 1}),
+        state_msg({"at": 1}),  # drains s (state_flush_seconds 0): committed, emitted
+        record_msg("s", {"id": 2}),
+        state_msg({"at": 2}),  # drains s again: that batch fails
+        record_msg("s", {"id": 3}),
+    ]
+    result = warehouse.run(messages, state_flush_seconds=0)
+    assert isinstance(result.error, RuntimeError)
+    assert getattr(result.error, "failed_stream", None) == "s"
+    assert result.states == [{"at": 1}]
+    rows = warehouse.query(f'SELECT id FROM "{warehouse.default_schema}"."s"')
+    assert rows == [(1,)]
+
+
+def test_a_widening_the_database_refuses_holds_back_the_states_after_it(
+    warehouse: Warehouse,
+) -> None:
+    """PostgreSQL refuses to retype a column a view uses: that batch's error names its
+    stream and lines, and no STATE after its records goes out."""
+    if warehouse.kind != "postgres":
+        pytest.skip("a view on the table blocks the ALTER on PostgreSQL")
+    props = {"id": {"type": "integer"}, "n": {"type": ["null", "integer"]}}
+    assert warehouse.run([schema_msg("s", props), record_msg("s", {"id": 1, "n": 1})]).error is None
+    import psycopg
+
+    with psycopg.connect(**warehouse.pg_params, autocommit=True) as con:  # type: ignore[arg-type]
+        con.execute("CREATE VIEW public.v AS SELECT n FROM public.s")
+    messages = [
+        schema_msg("s", props),
+        record_msg("s", {"id": 2, "n": 2}),
+        record_msg("s", {"id": 3, "n": 99999999999999999999}),
+        state_msg({"k": 1}),
+        record_msg("s", {"id": 5, "n": 5}),
+    ]
+    result = warehouse.run(messages, state_flush_seconds=0)
+    assert result.error is not None
+    assert "view" in str(result.error)
+    assert getattr(result.error, "input_line", None) == 3  # the batch's lines: 2-3
+    assert result.states == []
+    assert warehouse.query("SELECT id FROM public.s ORDER BY id") == [(1,)]
