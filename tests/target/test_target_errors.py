@@ -143,3 +143,31 @@ def test_invalid_utf8_names_its_own_line(tmp_path) -> None:
     assert proc.returncode == 1
     assert_one_clear_error(proc.stderr.decode(), "input line 2", "UTF-8")
     assert proc.stdout.decode().splitlines() == ['{"n": 1}']
+
+
+def test_invalid_utf8_inside_a_nested_object_names_its_line(warehouse: Warehouse) -> None:
+    """A typed line keeps nested objects as read; a bad byte in one is found when the
+    batch is checked, and named like a bad byte anywhere else (line, stream), before any
+    STATE after it goes out."""
+    props = {"id": {"type": "integer"}, "o": {"type": ["null", "object"]}}
+    lines = [
+        json.dumps(schema_msg("s", props)).encode(),
+        json.dumps(record_msg("s", {"id": 1, "o": {"a": 1}})).encode(),
+        json.dumps(state_msg({"k": 1})).encode(),
+        json.dumps(record_msg("s", {"id": 2, "o": {"a": 1}})).encode(),
+        b'{"type":"RECORD","stream":"s","record":{"id":3,"o":{"a":"\xff"}}}',
+        json.dumps(record_msg("s", {"id": 4, "o": {"a": 1}})).encode(),
+    ]
+    config = warehouse.tmp_path / "config-utf8.json"
+    config.write_text(json.dumps(warehouse.config))
+    proc = subprocess.run(
+        [TARGET, "--config", str(config)],
+        input=b"\n".join(lines) + b"\n",
+        capture_output=True,
+        timeout=120,
+    )
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 1
+    assert "input line 5, stream 's': line is not valid UTF-8" in stderr
+    assert "Traceback" not in stderr
+    assert proc.stdout == b""  # {"k": 1} waits for record 2, which is not stored
