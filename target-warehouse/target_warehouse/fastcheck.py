@@ -200,8 +200,8 @@ def _column_ok(values: list[Any], schema: Any, none_may_be_missing: bool = False
     """True when every value surely satisfies schema (values may hold _MISSING)."""
     if schema is True or schema == {}:
         return True
-    present = set(map(type, values))
-    present.discard(object)  # _MISSING: an absent optional property
+    kinds = set(map(type, values))
+    present = kinds - {object}  # object: _MISSING, an absent optional property
     allowed = _allowed(schema)
     if allowed is not None and not present <= allowed:
         return False  # includes a None that may stand for a missing property: not sure
@@ -215,7 +215,7 @@ def _column_ok(values: list[Any], schema: Any, none_may_be_missing: bool = False
     required = schema.get("required") or ()
     extra = schema.get("additionalProperties", True)
     if props is not None or required or extra is not True:
-        dicts = values if present == {dict} else [v for v in values if type(v) is dict]
+        dicts = values if kinds == {dict} else [v for v in values if type(v) is dict]
         for key in required:
             if not all(map(operator.methodcaller("__contains__", key), dicts)):
                 return False
@@ -229,7 +229,7 @@ def _column_ok(values: list[Any], schema: Any, none_may_be_missing: bool = False
                 return False
     items = schema.get("items")
     if items is not None:
-        lists = values if present == {list} else [v for v in values if type(v) is list]
+        lists = values if kinds == {list} else [v for v in values if type(v) is list]
         if not _column_ok(list(chain.from_iterable(lists)), items):
             return False
     return True

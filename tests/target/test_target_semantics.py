@@ -242,3 +242,60 @@ def test_missing_key_is_rejected_with_a_clear_error(warehouse: Warehouse) -> Non
     result = warehouse.cli([schema_msg("k", PROPS), record_msg("k", {"v": "no id"})])
     assert result.returncode == 1
     assert "input line 2, stream 'k': key property 'id' is missing" in result.stderr
+
+
+def test_nested_objects_missing_an_array_or_object_key_load_on_the_checked_path(
+    warehouse: Warehouse,
+) -> None:
+    """An enum sends the batch through the record-by-record checks; a nested object that
+    lacks an optional array or object key is valid and stored as sent."""
+    props = {
+        "id": {"type": "integer"},
+        "st": {"type": "string", "enum": ["a", "b"]},
+        "p": {
+            "type": ["null", "object"],
+            "properties": {
+                "l": {"type": ["null", "array"], "items": {"type": "string"}},
+                "q": {"type": ["null", "object"], "properties": {"z": {"type": "integer"}}},
+            },
+        },
+    }
+    records = [
+        {"id": 1, "st": "a", "p": {"l": ["x"], "q": {"z": 1}}},
+        {"id": 2, "st": "b", "p": {}},
+        {"id": 3, "st": "a", "p": {"q": {}}},
+    ]
+    messages = [schema_msg("s", props)] + [record_msg("s", r) for r in records]
+    result = warehouse.run(messages)
+    assert result.error is None, result.error
+    rows = warehouse.query(f"SELECT id, p FROM {table(warehouse, 's')} ORDER BY id")
+    stored = [(i, json.loads(p) if isinstance(p, str) else p) for i, p in rows]
+    assert stored == [(r["id"], r["p"]) for r in records]
+    bad = [schema_msg("s", props), record_msg("s", {"id": 4, "st": "a", "p": {"l": [1]}})]
+    failed = warehouse.run(bad)
+    assert failed.error is not None and "p.l[]" in str(failed.error)
+
+
+def test_unions_with_objects_and_booleans_are_stored_as_the_same_text_on_both_backends(
+    warehouse: Warehouse,
+) -> None:
+    props = {
+        "id": {"type": "integer"},
+        "so": {"type": ["null", "string", "object"]},
+        "ia": {"type": ["null", "integer", "array"]},
+        "sb": {"type": ["null", "string", "boolean"]},
+    }
+    records = [
+        {"id": 1, "so": "text", "ia": 5, "sb": "t"},
+        {"id": 2, "so": {"k": "v"}, "ia": [1, "x"], "sb": True},
+        {"id": 3, "so": None, "ia": None, "sb": False},
+    ]
+    messages = [schema_msg("s", props)] + [record_msg("s", r) for r in records]
+    result = warehouse.run(messages)
+    assert result.error is None, result.error
+    rows = warehouse.query(f"SELECT id, so, ia, sb FROM {table(warehouse, 's')} ORDER BY id")
+    assert rows == [
+        (1, "text", "5", "t"),
+        (2, '{"k":"v"}', '[1,"x"]', "true"),
+        (3, None, None, "false"),
+    ]
