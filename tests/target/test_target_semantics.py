@@ -299,3 +299,18 @@ def test_unions_with_objects_and_booleans_are_stored_as_the_same_text_on_both_ba
         (2, '{"k":"v"}', '[1,"x"]', "true"),
         (3, None, None, "false"),
     ]
+
+
+def test_integers_read_the_same_whichever_batch_widened_their_column_to_text(
+    warehouse: Warehouse,
+) -> None:
+    """BIGINT, then NUMERIC (DuckDB: DECIMAL(38,9)), then (DuckDB) text past 38 digits:
+    every integer reads back as written, stored before the widening or after it."""
+    props = {"id": {"type": "integer"}, "n": {"type": ["null", "integer"]}}
+    values = [1, 2, 3, 2**63 - 1, 2**63, -(2**63) - 1, 10**39 + 7, 0, -40, 100]
+    messages = [schema_msg("w", props)]
+    messages += [record_msg("w", {"id": i, "n": n}) for i, n in enumerate(values)]
+    result = warehouse.run(messages, batch_size_rows=3)
+    assert result.error is None, result.error
+    rows = warehouse.query(f"SELECT id, n FROM {table(warehouse, 'w')} ORDER BY id")
+    assert [str(n) for _, n in rows] == [str(n) for n in values]

@@ -130,6 +130,17 @@ def _arrow_column(values: list[Any], logical: LogicalType) -> pa.Array:
         return pa.array([None if v is None else to_text(v) for v in values], type=pa.string())
 
 
+def _as_text(column: str) -> str:
+    """A column's values as text, when it widens to text. DECIMAL(38,9) writes nine
+    places (1 -> '1.000000000'); its trailing zeros are dropped, so that an integer
+    stored before the widening reads as the integer written after it ('1')."""
+    text = f"CAST({column} AS VARCHAR)"
+    return (
+        f"CASE WHEN typeof({column}) LIKE 'DECIMAL%' AND contains({text}, '.')"
+        f" THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
+    )
+
+
 class DuckDBBackend:
     dialect = "duckdb"
     default_schema = "main"
@@ -299,6 +310,7 @@ class DuckDBBackend:
         ]
         statements += [
             f"ALTER TABLE {target} ALTER COLUMN {quote(c.name)} SET DATA TYPE {types[c.type]}"
+            + (f" USING {_as_text(quote(c.name))}" if c.type is LogicalType.TEXT else "")
             for c in change.retype
         ]
         self._transaction(statements, f"{schema}.{table}")
