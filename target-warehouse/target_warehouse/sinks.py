@@ -327,8 +327,8 @@ class WarehouseSink(TypedBatches, BatchSink):
             return
         backend = self._target.backend
         encoded: set[str] = set()  # JSON columns already JSON text (see fastdecode)
-        raw = self._typed_columns(context, backend.strips_nul, encoded)
-        decoded_types = {} if raw is None else self.typed.scalar_types
+        raw = self._typed_columns(context, backend.strips_nul, encoded) if records else {}
+        decoded_types = self.typed.scalar_types if raw and self.typed else {}
         if raw is None:
             encoded.clear()
             records = self._as_dicts(context)
@@ -359,7 +359,7 @@ class WarehouseSink(TypedBatches, BatchSink):
                 self._widen(col.name, widen(LogicalType.NUMBER, LogicalType.TEXT))
             column_type = types[col.name]
             if col.schema_type in _TEMPORAL and column_type is col.schema_type:
-                values = self._parse_dates(col, values, context["lines"])
+                values = self._parse_dates(col, values, context.get("lines") or [])
             as_read = col.source in encoded and column_type is LogicalType.JSON
             if col.source in encoded and not as_read:
                 values = decode_texts(values)  # a column widened to text: canonical text

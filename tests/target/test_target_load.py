@@ -87,6 +87,14 @@ def test_overwrite_load_method_replaces_the_table(warehouse: Warehouse) -> None:
     run("a", "b")
     run("c", "d", "c")
     assert rows(warehouse, "charges", "id") == [("c",), ("d",)]
+    run()  # a run with no records empties the table (and its STATE goes out)
+    assert rows(warehouse, "charges", "id") == []
+    result = warehouse.run(
+        [schema_msg("charges", PROPS), {"type": "STATE", "value": {"z": 1}}],
+        load_method="overwrite",
+    )
+    assert result.error is None, result.error
+    assert result.states == [{"z": 1}]
 
 
 def test_new_property_becomes_a_new_column_on_the_next_run(warehouse: Warehouse) -> None:
