@@ -420,3 +420,16 @@ def test_a_memory_limit_the_user_sets_is_never_raised(duckdb_warehouse: Warehous
         *(record_msg("wide", {"id": n, **{c: "y" * 40 for c in columns}}) for n in range(6000)),
     ], duckdb_memory_limit="4MB")
     assert run.error is not None and "memory" in str(run.error).lower()
+
+
+def test_a_duckdb_file_named_like_its_schema_is_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """stripe.duckdb with default_target_schema stripe: DuckDB would read "stripe"."s" as
+    ambiguous (catalog or schema), so names carry the catalog."""
+    path = tmp_path / "stripe.duckdb"
+    wh = Warehouse("duckdb", {"backend": "duckdb", "path": str(path)}, tmp_path)
+    for run in range(2):
+        messages = [schema_msg("s", PROPS), record_msg("s", {"id": f"k{run}", "amount": run})]
+        result = wh.run(messages, default_target_schema="stripe")
+        assert result.error is None, result.error
+    stored = wh.query('SELECT id, amount FROM "stripe"."stripe"."s" ORDER BY id')
+    assert stored == [("k0", 0), ("k1", 1)]

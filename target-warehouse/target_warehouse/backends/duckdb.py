@@ -181,6 +181,8 @@ class DuckDBBackend:
     def _connect(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(self.path)
         con.execute("SET TimeZone = 'UTC'")
+        row = con.execute("SELECT current_database()").fetchone()
+        self._catalog: str = row[0] if row else "memory"
         # Checkpoints rewrite the table's last, partly filled row group: DuckDB's own
         # trigger (16 MB of WAL, every few batches) made a 1M-row load rewrite each row
         # group several times. This backend checkpoints once per row group's worth of
@@ -188,6 +190,11 @@ class DuckDBBackend:
         con.execute("SET checkpoint_threshold = '1GB'")
         con.execute(f"SET memory_limit = '{self._user_limit or f'{self._memory_mb}MB'}'")
         return con
+
+    def _qualified(self, schema: str, table: str) -> str:
+        """catalog.schema.table: a schema named like the database file (stripe.duckdb and
+        schema stripe) is otherwise an ambiguous reference to DuckDB."""
+        return f"{quote(self._catalog)}.{qualified(schema, table)}"
 
     def close(self) -> None:
         self.con.close()
@@ -258,7 +265,7 @@ class DuckDBBackend:
         version: int,
         hard: bool,
     ) -> int:
-        target = qualified(schema, table)
+        target = self._qualified(schema, table)
         older = older_versions_sql(version_column).format(param="$version")
         if hard or not deleted_column:
             sql = f"DELETE FROM {target} WHERE {older}"
@@ -295,12 +302,12 @@ class DuckDBBackend:
         return TableState(columns={name: _FROM_SQL.get(sql_type) for name, sql_type in rows})
 
     def apply(self, schema: str, table: str, change: TableChange) -> None:
-        target = qualified(schema, table)
+        target = self._qualified(schema, table)
         statements = []
         if change.create:
             cols = ", ".join(f"{quote(c.name)} {self.sql_types[c.type]}" for c in change.create)
             statements += [
-                f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}",
+                f"CREATE SCHEMA IF NOT EXISTS {quote(self._catalog)}.{quote(schema)}",
                 f"CREATE TABLE IF NOT EXISTS {target} ({cols})",
             ]
         types = self.sql_types
@@ -326,7 +333,7 @@ class DuckDBBackend:
         The Arrow conversion needs the GIL; the DELETE/INSERT run inside DuckDB, which
         releases it, so on the load thread they overlap with reading the next batch.
         """
-        target = qualified(batch.schema, batch.table)
+        target = self._qualified(batch.schema, batch.table)
         where = f"{batch.schema}.{batch.table}"
         statements: list[str] = [f"DELETE FROM {target}"] if batch.replace_all else []
         if not batch.size:
