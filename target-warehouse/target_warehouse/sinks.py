@@ -97,6 +97,17 @@ class WarehouseSink(TypedBatches, BatchSink):
         upsert = self.load_method != APPEND_ONLY and bool(self._all_keys)
         self._keys = tuple(names[k] for k in self._all_keys) if upsert else ()
         self._names = names
+        # hard_delete deletes the row of a key; rows appended (no key to upsert on) have
+        # none, so a deletion record is appended as it came, not dropped
+        self._hard_delete = bool(self.config.get("hard_delete")) and bool(self._keys)
+        if self.config.get("hard_delete") and not self._keys and DELETED_AT in props:
+            self.logger.warning(
+                "hard_delete does not apply to stream '%s' (%s): records with %s are "
+                "appended as rows",
+                self.stream_name,
+                "append-only" if self.load_method == APPEND_ONLY else "no key_properties",
+                DELETED_AT,
+            )
         # Plain schemas (what taps send) are checked per batch: a column-wise pre-check,
         # then, only if it is not sure, the generated per-record checker over the batch
         # in input order (see _check_batch); the first bad record is reported with its
@@ -381,7 +392,7 @@ class WarehouseSink(TypedBatches, BatchSink):
                 self.stream_name,
                 backend.dialect,
             )
-        hard_delete = bool(self.config.get("hard_delete")) and DELETED_AT in data
+        hard_delete = self._hard_delete and DELETED_AT in data
         batch = Batch(
             self.db_schema, self.table, specs, data, self._keys, replace_all, hard_delete,
             known_types,

@@ -433,3 +433,19 @@ def test_a_duckdb_file_named_like_its_schema_is_written(tmp_path) -> None:  # ty
         assert result.error is None, result.error
     stored = wh.query('SELECT id, amount FROM "stripe"."stripe"."s" ORDER BY id')
     assert stored == [("k0", 0), ("k1", 1)]
+
+
+def test_hard_delete_with_append_only_appends_the_deletion_record(
+    warehouse: Warehouse, caplog  # type: ignore[no-untyped-def]
+) -> None:
+    """Appended rows have no key whose row could be deleted: the deletion record is stored
+    as it came (with its _sdc_deleted_at), with a warning, instead of being dropped."""
+    config = {"load_method": "append-only", "hard_delete": True}
+    first = [schema_msg("h", PROPS)] + [record_msg("h", {"id": i, "amount": 1}) for i in "ab"]
+    assert warehouse.run(first, **config).error is None
+    deleted = {"id": "a", "amount": 1, "_sdc_deleted_at": "2024-01-01T00:00:00Z"}
+    result = warehouse.run([schema_msg("h", PROPS), record_msg("h", deleted)], **config)
+    assert result.error is None, result.error
+    stored = rows(warehouse, "h", "id, _sdc_deleted_at IS NOT NULL")
+    assert sorted(stored) == [("a", False), ("a", True), ("b", False)]
+    assert "hard_delete does not apply to stream 'h' (append-only)" in caplog.text
