@@ -427,9 +427,13 @@ class WarehouseSink(TypedBatches, BatchSink):
 
     def _load_failed(self, exc: TargetError, lines: list[int]) -> None:
         exc.failed_stream = self.stream_name  # type: ignore[attr-defined]
-        if lines:
+        row = getattr(exc, "batch_row", None)  # the row the database named, from 1
+        if lines and isinstance(row, int) and 0 < row <= len(lines):
+            exc.input_line = lines[row - 1]  # type: ignore[attr-defined]
+        elif lines:
             exc.add_note(f"batch of input lines {lines[0]}-{lines[-1]}")
             exc.input_line = lines[-1]  # type: ignore[attr-defined]
+        if lines:
             exc.input_stream = self.stream_name  # type: ignore[attr-defined]
 
     def activate_version(self, new_version: int) -> None:

@@ -171,3 +171,21 @@ def test_invalid_utf8_inside_a_nested_object_names_its_line(warehouse: Warehouse
     assert "input line 5, stream 's': line is not valid UTF-8" in stderr
     assert "Traceback" not in stderr
     assert proc.stdout == b""  # {"k": 1} waits for record 2, which is not stored
+
+
+def test_a_value_postgresql_rejects_with_validation_off_names_its_own_line(
+    warehouse: Warehouse,
+) -> None:
+    """validate_records off: PostgreSQL judges the value; its COPY error names the row, so
+    the error names that record's input line (not the batch's last one)."""
+    if warehouse.kind != "postgres":
+        pytest.skip("PostgreSQL's COPY error context names the row")
+    props = {"id": {"type": "integer"}, "i": {"type": ["null", "integer"]}}
+    messages = [schema_msg("w", props)] + [
+        record_msg("w", {"id": n, "i": value})
+        for n, value in ((1, 1), (2, "abc"), (3, 3), (4, 4))
+    ]
+    result = warehouse.run(messages, validate_records=False)
+    assert result.error is not None
+    assert 'invalid input syntax for type bigint: "abc"' in str(result.error)
+    assert getattr(result.error, "input_line", None) == 3

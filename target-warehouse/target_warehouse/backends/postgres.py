@@ -63,6 +63,9 @@ _STAGE_TYPES = {**SQL_TYPES, LogicalType.JSON: "text"}
 _URL_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
 
 
+_COPY_ROW = re.compile(r"^COPY [^\n]*?, line (\d+)")  # a COPY error's context: row 1, 2...
+
+
 class PostgresBackend:
     dialect = "postgres"
     default_schema = "public"
@@ -152,7 +155,11 @@ class PostgresBackend:
                 yield cur
         except psycopg.Error as exc:
             message = redact(str(exc), self._password)
-            raise LoadError(f"PostgreSQL rejected a write to {where}: {message}") from None
+            error = LoadError(f"PostgreSQL rejected a write to {where}: {message}")
+            found = _COPY_ROW.search(exc.diag.context or "")
+            if found:  # the batch's rows are COPYed in order: this names the record
+                error.batch_row = int(found.group(1))  # type: ignore[attr-defined]
+            raise error from None
         except UnicodeEncodeError:
             raise LoadError(
                 f"{where}: a text value is not valid Unicode (lone surrogate?)"
@@ -324,7 +331,11 @@ class PostgresBackend:
             yield
         except psycopg.Error as exc:
             message = redact(str(exc), self._password)
-            raise LoadError(f"PostgreSQL rejected a write to {where}: {message}") from None
+            error = LoadError(f"PostgreSQL rejected a write to {where}: {message}")
+            found = _COPY_ROW.search(exc.diag.context or "")
+            if found:  # the batch's rows are COPYed in order: this names the record
+                error.batch_row = int(found.group(1))  # type: ignore[attr-defined]
+            raise error from None
         except UnicodeEncodeError:
             raise LoadError(
                 f"{where}: a text value is not valid Unicode (lone surrogate?)"
