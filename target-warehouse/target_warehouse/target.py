@@ -288,7 +288,7 @@ class TargetWarehouse(Target):
         if not isinstance(stream, str) or "version" not in message_dict:
             raise InputError("an ACTIVATE_VERSION message needs 'stream' and 'version'")
         if stream not in self.mapper.stream_maps:
-            self._assert_sink_exists(stream)
+            raise InputError(f"ACTIVATE_VERSION for stream {stream!r} before its SCHEMA")
         for stream_map in self.mapper.stream_maps[stream]:
             sink = self._sinks_active.get(stream_map.stream_alias)
             if sink is not None:  # rows read before the message are loaded first

@@ -40,8 +40,19 @@ def count(wh: Warehouse) -> int:
             ["input line 5", "'s'", "field 'id' must be integer"],
         ),
         (json.dumps(record_msg("s", {"id": None})), ["input line 5", "'s'"]),
+        (
+            json.dumps({"type": "ACTIVATE_VERSION", "stream": "ghost", "version": 2}),
+            ["input line 5", "ACTIVATE_VERSION for stream 'ghost' before its SCHEMA"],
+        ),
     ],
-    ids=["malformed-json", "record-before-schema", "unknown-type", "invalid-record", "null-key"],
+    ids=[
+        "malformed-json",
+        "record-before-schema",
+        "unknown-type",
+        "invalid-record",
+        "null-key",
+        "activate-version-before-schema",
+    ],
 )
 def test_bad_input_names_the_line_and_keeps_what_was_committed(
     warehouse: Warehouse, bad_line: str, expected: list[str]
