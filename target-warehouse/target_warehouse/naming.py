@@ -102,3 +102,25 @@ def build_name_map(
             taken.add(candidate)
             result[raw] = candidate
     return result
+
+
+def keep_earlier_names(
+    raw_names: Iterable[str], earlier: dict[str, str], max_bytes: int = MAX_IDENTIFIER_BYTES
+) -> dict[str, str]:
+    """build_name_map, where the names given out in earlier runs (``earlier``: raw ->
+    name) stay with their raw names and are never given to another one.
+
+    Without this, ``userId`` alone gets ``user_id``, and a later run that also has
+    ``user_id`` gives that name to ``user_id``: the two would share one column.
+    """
+    result = {raw: earlier[raw] for raw in raw_names if raw in earlier}
+    new = [raw for raw in dict.fromkeys(raw_names) if raw not in earlier]
+    taken = set(earlier.values())
+    for raw, name in build_name_map(new, max_bytes).items():
+        if name in taken:
+            name = with_suffix(normalize(raw, max_bytes), short_hash(raw), max_bytes)
+        if name in taken:
+            name = with_suffix(normalize(raw, max_bytes), short_hash(f"{raw}/{name}"), max_bytes)
+        taken.add(name)
+        result[raw] = name
+    return result

@@ -21,7 +21,7 @@ from target_warehouse.backends import Batch, ColumnSpec, TableChange
 from target_warehouse.errors import InputError, MissingKeyError, TargetError
 from target_warehouse.fastcheck import Violation, compile_columnar, compile_plain
 from target_warehouse.fastdecode import decode_texts, typed_stream
-from target_warehouse.naming import build_name_map
+from target_warehouse.naming import keep_earlier_names
 from target_warehouse.settings import APPEND_ONLY, OVERWRITE, UPSERT
 from target_warehouse.sinkparts import TypedBatches
 from target_warehouse.tables import Column, plan_table, strip_nul
@@ -85,7 +85,16 @@ class WarehouseSink(TypedBatches, BatchSink):
         self.db_schema = target.schema_for(self.stream_name)
         self.table = target.table_for(self.db_schema, self.stream_name)
         props = self.schema.get("properties") or {}
-        names = build_name_map(props, backend.max_identifier_bytes)
+        given = {
+            source: name
+            for kind, parent, source, name in target.given_names(self.db_schema)
+            if kind == "column" and parent == self.table
+        }
+        names = keep_earlier_names(props, given, backend.max_identifier_bytes)
+        target.record_names(
+            self.db_schema,
+            [("column", self.table, p, names[p]) for p in props if p not in given],
+        )
         self.columns = [
             Column(p, names[p], logical_type(s if isinstance(s, dict) else {}))
             for p, s in props.items()

@@ -22,7 +22,7 @@ from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 
-from target_warehouse.backends import Backend, open_backend
+from target_warehouse.backends import Backend, NameRow, open_backend
 from target_warehouse.errors import EXPECTED_ERRORS, InputError, describe
 from target_warehouse.naming import normalize, short_hash, with_suffix
 from target_warehouse.pipeline import LoadPipeline
@@ -48,6 +48,7 @@ class TargetWarehouse(Target):
         self._sources: dict[str, str | None] = {}
         self._schema_source: str | None = None
         self._tables: dict[tuple[str, str], str] = {}
+        self._given_names: dict[str, list[NameRow]] = {}  # schema -> NAMES_TABLE's rows
         self._overwritten: set[tuple[str, str]] = set()
         self._last_state_written: dict | None = None
         self._held: list[tuple[int, dict]] = []  # (input line, STATE) not yet safe
@@ -89,15 +90,34 @@ class TargetWarehouse(Target):
         return self.backend.default_schema
 
     def table_for(self, schema: str, stream_name: str) -> str:
-        """Table for a stream; two streams that normalize alike get told apart."""
+        """Table for a stream; two streams that normalize alike get told apart, in one
+        run or across runs (the table a stream was given once stays its own)."""
         key = (schema, stream_name)
         if key not in self._tables:
-            limit = self.backend.max_identifier_bytes
-            name = normalize(stream_name, limit)
-            if name in {t for (s, _), t in self._tables.items() if s == schema}:
-                name = with_suffix(name, short_hash(stream_name), limit)
+            given = {s: n for kind, _, s, n in self.given_names(schema) if kind == "table"}
+            name = given.get(stream_name)
+            if name is None:
+                limit = self.backend.max_identifier_bytes
+                name = normalize(stream_name, limit)
+                taken = {t for (s, _), t in self._tables.items() if s == schema}
+                if name in taken | set(given.values()):
+                    name = with_suffix(name, short_hash(stream_name), limit)
+                self.record_names(schema, [("table", "", stream_name, name)])
             self._tables[key] = name
         return self._tables[key]
+
+    def given_names(self, schema: str) -> list[NameRow]:
+        """The names given out in a schema, by this run and earlier ones."""
+        if schema not in self._given_names:
+            self.pipeline.wait()  # the connection must be free
+            self._given_names[schema] = self.backend.read_names(schema)
+        return self._given_names[schema]
+
+    def record_names(self, schema: str, rows: list[NameRow]) -> None:
+        if rows:
+            self.pipeline.wait()
+            self.backend.add_names(schema, rows)
+            self.given_names(schema).extend(rows)
 
     def claim_overwrite(self, schema: str, table: str) -> bool:
         """True the first time a table is loaded this run (overwrite empties it then)."""

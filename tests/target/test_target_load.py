@@ -449,3 +449,55 @@ def test_hard_delete_with_append_only_appends_the_deletion_record(
     stored = rows(warehouse, "h", "id, _sdc_deleted_at IS NOT NULL")
     assert sorted(stored) == [("a", False), ("a", True), ("b", False)]
     assert "hard_delete does not apply to stream 'h' (append-only)" in caplog.text
+
+
+def test_a_name_given_in_one_run_stays_with_its_property_in_later_runs(
+    warehouse: Warehouse,
+) -> None:
+    """userId alone gets user_id; a later run that also sends user_id must not give that
+    column to user_id (the two would share it): the column stays userId's."""
+    def run(**record: object) -> None:
+        props = {"id": {"type": "integer"}}
+        props.update({k: {"type": ["null", "string"]} for k in record if k != "id"})
+        result = warehouse.run([schema_msg("e", props), record_msg("e", record)],
+                               add_record_metadata=False)
+        assert result.error is None, result.error
+
+    run(id=1, userId="camel1")
+    run(id=2, userId="camel2", user_id="snake2")
+    run(id=3, userId="camel3")
+    columns = warehouse.columns(warehouse.default_schema, "e")
+    snake = next(c for c in columns if c.startswith("user_id_"))
+    stored = rows(warehouse, "e", f'id, user_id, "{snake}"')
+    assert stored == [(1, "camel1", None), (2, "camel2", "snake2"), (3, "camel3", None)]
+
+
+def test_a_table_given_in_one_run_stays_with_its_stream_in_later_runs(
+    warehouse: Warehouse,
+) -> None:
+    """a-b and a.b normalize alike: told apart in one run, and in the runs after it each
+    stream still loads its own table, whichever of them comes alone."""
+    props = {"id": {"type": "integer"}, "w": {"type": ["null", "string"]}}
+
+    def run(*streams: str) -> None:
+        messages: list = []
+        for i, stream in enumerate(streams):
+            messages += [schema_msg(stream, props), record_msg(stream, {"id": i, "w": stream})]
+        assert warehouse.run(messages).error is None
+
+    run("a-b", "a.b")
+    run("a.b")
+    run("a_b")
+    tables = {
+        name
+        for (name,) in warehouse.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'a_b%'"
+        )
+    }
+    assert len(tables) == 3
+    by_stream: dict[str, set] = {}
+    for table_name in tables:
+        for (w,) in rows(warehouse, table_name, "w"):
+            by_stream.setdefault(w, set()).add(table_name)
+    assert all(len(t) == 1 for t in by_stream.values())  # one table per stream
+    assert len({next(iter(t)) for t in by_stream.values()}) == 3

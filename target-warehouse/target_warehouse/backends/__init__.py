@@ -15,6 +15,10 @@ from target_warehouse.errors import TargetError
 from target_warehouse.types import LogicalType
 
 _PLAIN_KEY_TYPES = frozenset({str, int})
+# Which warehouse name each stream and property was given (kind "table" or "column",
+# parent: the column's table), one per target schema: names never change hands
+NAMES_TABLE = "_cloudsources_names"
+NameRow = tuple[str, str, str, str]  # (kind, parent, source, name)
 STAGE_ROW = "__row"  # staging-only ordinal; "__" never occurs in a normalized column name
 DELETED_AT = "_sdc_deleted_at"
 
@@ -107,6 +111,12 @@ class Backend(Protocol):
 
     def describe(self, schema: str, table: str) -> TableState | None:
         """Current columns and key of a table, or None when it does not exist."""
+
+    def read_names(self, schema: str) -> list[NameRow]:
+        """The names given out in this schema so far (NAMES_TABLE; none if absent)."""
+
+    def add_names(self, schema: str, rows: list[NameRow]) -> None:
+        """Record names given out (creating the schema and NAMES_TABLE if needed)."""
 
     def apply(self, schema: str, table: str, change: TableChange) -> None:
         """Create schema/table, add and widen columns, set the key; one transaction."""

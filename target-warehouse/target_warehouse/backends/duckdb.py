@@ -21,8 +21,10 @@ import pyarrow as pa
 
 from target_warehouse.backends import (
     DELETED_AT,
+    NAMES_TABLE,
     STAGE_ROW,
     Batch,
+    NameRow,
     TableChange,
     TableState,
     older_versions_sql,
@@ -300,6 +302,35 @@ class DuckDBBackend:
             return None
         self._fit_memory(len(rows))  # e.g. ACTIVATE_VERSION rewrites a wide table's rows
         return TableState(columns={name: _FROM_SQL.get(sql_type) for name, sql_type in rows})
+
+    def read_names(self, schema: str) -> list[NameRow]:
+        exists = self.con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database()"
+            " AND table_schema = ? AND table_name = ?",
+            [schema, NAMES_TABLE],
+        ).fetchone()
+        if exists is None:
+            return []
+        target = self._qualified(schema, NAMES_TABLE)
+        rows = self.con.execute(f"SELECT kind, parent, source, name FROM {target}").fetchall()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def add_names(self, schema: str, rows: list[NameRow]) -> None:
+        target = self._qualified(schema, NAMES_TABLE)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self._catalog)}.{quote(schema)}")
+            self.con.execute(
+                f"CREATE TABLE IF NOT EXISTS {target} (kind VARCHAR NOT NULL,"
+                " parent VARCHAR NOT NULL, source VARCHAR NOT NULL, name VARCHAR NOT NULL)"
+            )
+            self.con.executemany(f"INSERT INTO {target} VALUES (?, ?, ?, ?)", rows)
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._rollback()
+            message = " ".join(str(exc).split())
+            where = f"{schema}.{NAMES_TABLE}"
+            raise LoadError(f"DuckDB rejected a write to {where}: {message}") from exc
 
     def apply(self, schema: str, table: str, change: TableChange) -> None:
         target = self._qualified(schema, table)

@@ -23,8 +23,10 @@ from psycopg.conninfo import conninfo_to_dict
 
 from target_warehouse.backends import (
     DELETED_AT,
+    NAMES_TABLE,
     STAGE_ROW,
     Batch,
+    NameRow,
     TableChange,
     TableState,
     older_versions_sql,
@@ -196,13 +198,35 @@ class PostgresBackend:
             primary_key=primary_key,
         )
 
+    def read_names(self, schema: str) -> list[NameRow]:
+        if self._oid(schema, NAMES_TABLE) is None:
+            return []
+        rows = self.conn.execute(
+            f"SELECT kind, parent, source, name FROM {qualified(schema, NAMES_TABLE)}"
+        ).fetchall()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def add_names(self, schema: str, rows: list[NameRow]) -> None:
+        target = qualified(schema, NAMES_TABLE)
+        with self._transaction(f"{schema}.{NAMES_TABLE}") as cur:
+            self._ensure_schema(cur, schema)
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {target} (kind text NOT NULL, parent text NOT NULL,"
+                " source text NOT NULL, name text NOT NULL)"
+            )
+            cur.executemany(f"INSERT INTO {target} VALUES (%s, %s, %s, %s)", rows)
+
+    @staticmethod
+    def _ensure_schema(cur: psycopg.Cursor, schema: str) -> None:
+        exists = cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
+        if exists.fetchone() is None:  # IF NOT EXISTS alone still needs CREATE rights
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+
     def apply(self, schema: str, table: str, change: TableChange) -> None:
         target = qualified(schema, table)
         if change.create:
             with self._transaction(f"{schema}.{table}") as cur:
-                exists = cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
-                if exists.fetchone() is None:  # IF NOT EXISTS alone still needs CREATE rights
-                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+                self._ensure_schema(cur, schema)
                 cols = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in change.create]
                 if change.primary_key:
                     cols.append(f"PRIMARY KEY ({', '.join(map(quote, change.primary_key))})")
