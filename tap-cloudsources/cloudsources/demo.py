@@ -96,9 +96,16 @@ def fetch_truth(url: str, collection: str) -> set[str] | None:
     return {o["id"] for o in data}
 
 
+def stripe_schema(con: Any) -> str:
+    """The stripe schema, with its catalog: a file named stripe.duckdb makes a bare
+    "stripe" ambiguous to DuckDB."""
+    catalog = con.execute("SELECT current_database()").fetchone()[0]
+    return '"' + catalog.replace('"', '""') + '".stripe'
+
+
 def last_run_calls(con: Any) -> dict[str, int]:
     """API calls per collection in the newest run, from the run history table."""
-    row = con.execute('SELECT collections FROM stripe."_sync_runs" '
+    row = con.execute(f'SELECT collections FROM {stripe_schema(con)}."_sync_runs" '
                       "ORDER BY ended_at DESC LIMIT 1").fetchone()
     if row is None:
         return {}
@@ -122,7 +129,7 @@ def summarize(warehouse: Path, truth: dict[str, set[str] | None]) -> bool:
                 all_match &= not expected
                 continue
             live = " WHERE NOT coalesce(is_deleted, false)" if "is_deleted" in columns else ""
-            query = f'SELECT id FROM stripe."{collection}"{live}'
+            query = f'SELECT id FROM {stripe_schema(con)}."{collection}"{live}'
             ids = {row[0] for row in con.execute(query).fetchall()}
             match = "derived" if expected is None else "yes" if ids == expected else "NO"
             all_match &= match != "NO"

@@ -105,17 +105,23 @@ def build_name_map(
 
 
 def keep_earlier_names(
-    raw_names: Iterable[str], earlier: dict[str, str], max_bytes: int = MAX_IDENTIFIER_BYTES
+    raw_names: Iterable[str],
+    earlier: dict[str, str],
+    max_bytes: int = MAX_IDENTIFIER_BYTES,
+    reserved: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """build_name_map, where the names given out in earlier runs (``earlier``: raw ->
-    name) stay with their raw names and are never given to another one.
+    name) stay with their raw names and are never given to another one, and a
+    ``reserved`` name is only ever its own (the target's metadata columns).
 
     Without this, ``userId`` alone gets ``user_id``, and a later run that also has
     ``user_id`` gives that name to ``user_id``: the two would share one column.
     """
-    result = {raw: earlier[raw] for raw in raw_names if raw in earlier}
-    new = [raw for raw in dict.fromkeys(raw_names) if raw not in earlier]
-    taken = set(earlier.values())
+    raws = list(dict.fromkeys(raw_names))
+    result = {raw: raw for raw in raws if raw in reserved}
+    result.update({raw: earlier[raw] for raw in raws if raw in earlier and raw not in reserved})
+    new = [raw for raw in raws if raw not in result]
+    taken = set(earlier.values()) | reserved
     for raw, name in build_name_map(new, max_bytes).items():
         if name in taken:
             name = with_suffix(normalize(raw, max_bytes), short_hash(raw), max_bytes)

@@ -43,6 +43,11 @@ DELETED_AT = "_sdc_deleted_at"
 TABLE_VERSION = "_sdc_table_version"
 _TEMPORAL = (LogicalType.TIMESTAMP, LogicalType.DATE, LogicalType.TIME)
 _TEXTUAL = (LogicalType.TEXT, LogicalType.JSON)
+# The metadata columns' names: each only ever its own column (see keep_earlier_names)
+METADATA_COLUMNS = frozenset({
+    "_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", DELETED_AT, "_sdc_sequence",
+    TABLE_VERSION, "_sdc_sync_started_at",
+})
 # Metadata the target makes (see _values) -> its values' types; None: the tap's values
 _MADE_HERE: dict[str, frozenset[type] | None] = {
     "_sdc_extracted_at": None,
@@ -90,7 +95,7 @@ class WarehouseSink(TypedBatches, BatchSink):
             for kind, parent, source, name in target.given_names(self.db_schema)
             if kind == "column" and parent == self.table
         }
-        names = keep_earlier_names(props, given, backend.max_identifier_bytes)
+        names = keep_earlier_names(props, given, backend.max_identifier_bytes, METADATA_COLUMNS)
         target.record_names(
             self.db_schema,
             [("column", self.table, p, names[p]) for p in props if p not in given],

@@ -22,7 +22,7 @@ from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 
-from target_warehouse.backends import Backend, NameRow, open_backend
+from target_warehouse.backends import NAMES_TABLE, Backend, NameRow, open_backend
 from target_warehouse.errors import EXPECTED_ERRORS, InputError, describe
 from target_warehouse.naming import normalize, short_hash, with_suffix
 from target_warehouse.pipeline import LoadPipeline
@@ -100,8 +100,11 @@ class TargetWarehouse(Target):
                 limit = self.backend.max_identifier_bytes
                 name = normalize(stream_name, limit)
                 taken = {t for (s, _), t in self._tables.items() if s == schema}
-                if name in taken | set(given.values()):
+                taken |= {*given.values(), NAMES_TABLE}
+                if name in taken:
                     name = with_suffix(name, short_hash(stream_name), limit)
+                if name in taken:
+                    name = with_suffix(name, short_hash(f"{stream_name}/{name}"), limit)
                 self.record_names(schema, [("table", "", stream_name, name)])
             self._tables[key] = name
         return self._tables[key]

@@ -501,3 +501,61 @@ def test_a_table_given_in_one_run_stays_with_its_stream_in_later_runs(
             by_stream.setdefault(w, set()).add(table_name)
     assert all(len(t) == 1 for t in by_stream.values())  # one table per stream
     assert len({next(iter(t)) for t in by_stream.values()}) == 3
+
+
+def test_names_the_target_keeps_for_itself_are_never_given_to_a_source(
+    warehouse: Warehouse,
+) -> None:
+    """A stream named like the name registry gets its own table; a property that
+    normalizes to a metadata column's name never gets that column, even in a run without
+    metadata; a hashed table name already taken is hashed again."""
+    props = {"id": {"type": "integer"}, "v": {"type": ["null", "string"]}}
+    name = "_cloudsources_names"
+    registry = [schema_msg(name, props), record_msg(name, {"id": 1, "v": "x"})]
+    assert warehouse.run(registry).error is None
+    assert warehouse.run(registry).error is None  # the registry still reads
+    user = {"id": {"type": "integer"}, "_sdcDeletedAt": {"type": ["null", "string"]}}
+    first = [schema_msg("d", user), record_msg("d", {"id": 1, "_sdcDeletedAt": "text 1"})]
+    assert warehouse.run(first, add_record_metadata=False).error is None
+    second = [schema_msg("d", user), record_msg("d", {"id": 2, "_sdcDeletedAt": "text 2"})]
+    second.append(record_msg("d", {"id": 3}))
+    assert warehouse.run(second, hard_delete=True).error is None
+    columns = warehouse.columns(warehouse.default_schema, "d")
+    user_column = next(c for c in columns if c.startswith("_sdc_deleted_at_"))
+    stored = rows(warehouse, "d", f'id, "{user_column}", _sdc_deleted_at')
+    assert stored == [(1, "text 1", None), (2, "text 2", None), (3, None, None)]
+    taken = normalize_hashed("a.b")
+    both = [schema_msg("a_b", props), record_msg("a_b", {"id": 1, "v": "a_b"})]
+    both += [schema_msg(taken, props), record_msg(taken, {"id": 1, "v": taken})]
+    assert warehouse.run(both).error is None
+    alone = [schema_msg("a.b", props), record_msg("a.b", {"id": 1, "v": "a.b"})]
+    assert warehouse.run(alone).error is None
+    found = warehouse.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'a_b%'"
+    )
+    assert len(found) == 3
+    for (name,) in found:
+        assert len(rows(warehouse, name, "v")) == 1  # each its own stream's row
+
+
+def normalize_hashed(stream: str) -> str:
+    from target_warehouse.naming import normalize, short_hash, with_suffix
+
+    return with_suffix(normalize(stream), short_hash(stream), 63)
+
+
+def test_a_duckdb_schema_named_in_another_case_is_the_same_schema(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    wh = Warehouse("duckdb", {"backend": "duckdb", "path": str(tmp_path / "w.duckdb")}, tmp_path)
+    props = {"id": {"type": "integer"}, "userId": {"type": ["null", "string"]}}
+    assert wh.run([schema_msg("a-b", props), record_msg("a-b", {"id": 1, "userId": "u1"})],
+                  default_target_schema="s1").error is None
+    other = {"id": {"type": "integer"}, "user_id": {"type": ["null", "string"]}}
+    result = wh.run([schema_msg("a.b", other), record_msg("a.b", {"id": 1, "user_id": "s"})],
+                    default_target_schema="S1")
+    assert result.error is None, result.error
+    wider = {**props, "x": {"type": ["null", "string"]}}
+    result = wh.run([schema_msg("a-b", wider), record_msg("a-b", {"id": 2, "x": "y"})],
+                    default_target_schema="S1")
+    assert result.error is None, result.error
+    stored = wh.query("SELECT id, user_id, x FROM s1.a_b ORDER BY id")
+    assert stored == [(1, "u1", None), (2, None, "y")]

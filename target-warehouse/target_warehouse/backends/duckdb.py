@@ -294,8 +294,8 @@ class DuckDBBackend:
     def describe(self, schema: str, table: str) -> TableState | None:
         rows = self.con.execute(
             "SELECT column_name, data_type FROM information_schema.columns"
-            " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?"
-            " ORDER BY ordinal_position",
+            " WHERE table_catalog = current_database() AND lower(table_schema) = lower(?)"
+            " AND lower(table_name) = lower(?) ORDER BY ordinal_position",  # (DuckDB: any case)
             [schema, table],
         ).fetchall()
         if not rows:
@@ -306,7 +306,7 @@ class DuckDBBackend:
     def read_names(self, schema: str) -> list[NameRow]:
         exists = self.con.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database()"
-            " AND table_schema = ? AND table_name = ?",
+            " AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
             [schema, NAMES_TABLE],
         ).fetchone()
         if exists is None:
@@ -322,7 +322,8 @@ class DuckDBBackend:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self._catalog)}.{quote(schema)}")
             self.con.execute(
                 f"CREATE TABLE IF NOT EXISTS {target} (kind VARCHAR NOT NULL,"
-                " parent VARCHAR NOT NULL, source VARCHAR NOT NULL, name VARCHAR NOT NULL)"
+                " parent VARCHAR NOT NULL, source VARCHAR NOT NULL, name VARCHAR NOT NULL,"
+                " UNIQUE (kind, parent, name), UNIQUE (kind, parent, source))"
             )
             self.con.executemany(f"INSERT INTO {target} VALUES (?, ?, ?, ?)", rows)
             self.con.execute("COMMIT")

@@ -212,7 +212,8 @@ class PostgresBackend:
             self._ensure_schema(cur, schema)
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {target} (kind text NOT NULL, parent text NOT NULL,"
-                " source text NOT NULL, name text NOT NULL)"
+                " source text NOT NULL, name text NOT NULL, UNIQUE (kind, parent, name),"
+                " UNIQUE (kind, parent, source))"
             )
             cur.executemany(f"INSERT INTO {target} VALUES (%s, %s, %s, %s)", rows)
 
