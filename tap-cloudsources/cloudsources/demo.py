@@ -50,9 +50,15 @@ def run_sync(workdir: Path, url: str, warehouse: Path) -> tuple[int, dict | None
                                       "start_date": "2024-01-01T00:00:00Z"}, indent=2))
     target_config.write_text(json.dumps({"backend": "duckdb", "path": str(warehouse)}, indent=2))
     tap_cmd = [str(BIN / "tap-cloudsources"), "--config", str(tap_config)]
-    if state_file.exists():
+    # the saved STATE is only good for the warehouse it was committed to
+    owner = workdir / "state.warehouse"
+    ours = state_file.exists() and warehouse.exists() and owner.exists() \
+        and owner.read_text() == str(warehouse)
+    if ours:
         tap_cmd += ["--state", str(state_file)]
         print(f"demo: incremental run from {state_file}")
+    elif state_file.exists():
+        print(f"demo: the saved state is not {warehouse}'s: full sync")
     else:
         print("demo: first run (no saved state): full sync")
     with open(workdir / "tap.log", "w") as tap_log, open(workdir / "target.log", "w") as tgt_log:
@@ -74,6 +80,7 @@ def run_sync(workdir: Path, url: str, warehouse: Path) -> tuple[int, dict | None
             raise SystemExit(f"demo: {name} failed (exit {code}):\n  " + "\n  ".join(tail))
     if states:
         state_file.write_text(json.dumps(states[-1], indent=2))
+        owner.write_text(str(warehouse))
     return len(states), states[-1] if states else None
 
 
