@@ -27,7 +27,7 @@ from target_warehouse.errors import EXPECTED_ERRORS, InputError, describe
 from target_warehouse.naming import normalize, short_hash, with_suffix
 from target_warehouse.pipeline import LoadPipeline
 from target_warehouse.reader import FastRecords, LineTrackingReader
-from target_warehouse.settings import CONFIG_SCHEMA
+from target_warehouse.settings import CONFIG_SCHEMA, OVERWRITE
 from target_warehouse.sinks import WarehouseSink
 
 
@@ -293,6 +293,7 @@ class TargetWarehouse(Target):
         return None
 
     def _process_state_message(self, message_dict: dict) -> None:
+        self._empty_overwritten_tables()
         super()._process_state_message(message_dict)
         state = self._latest_state
         with self._state_lock:
@@ -305,6 +306,19 @@ class TargetWarehouse(Target):
             held = bool(self._held)
         if held and time.monotonic() - self._last_flush >= self._flush_every:
             self.drain_all()
+
+    def _empty_overwritten_tables(self) -> None:
+        """An overwrite stream with no record read yet has its table emptied before a
+        STATE goes on: that STATE says the stream's (so far empty) data is committed."""
+        for sink in self._all_sinks():
+            if (
+                sink.load_method == OVERWRITE
+                and sink.columns
+                and not sink.current_size
+                and (sink.db_schema, sink.table) not in self._overwritten
+            ):
+                sink.process_batch({})  # claims the table: its records then only add rows
+                self.pipeline.wait()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")

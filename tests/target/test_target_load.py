@@ -97,6 +97,25 @@ def test_overwrite_load_method_replaces_the_table(warehouse: Warehouse) -> None:
     assert result.states == [{"z": 1}]
 
 
+def test_an_overwrite_stream_without_records_is_emptied_before_a_state_goes_on(
+    warehouse: Warehouse,
+) -> None:
+    """The STATE after an overwrite stream's SCHEMA says its data is committed: the table
+    is emptied first, even if the run fails afterwards."""
+    first = [schema_msg("o", PROPS), record_msg("o", {"id": "old", "amount": 1})]
+    assert warehouse.run(first, load_method="overwrite").error is None
+    messages = [
+        schema_msg("o", PROPS),
+        {"type": "STATE", "value": {"a": 1}},
+        schema_msg("t", PROPS),
+        record_msg("t", {"id": None, "amount": 1}),  # a null key: the run fails
+    ]
+    result = warehouse.run(messages, load_method="overwrite")
+    assert result.error is not None
+    assert result.states == [{"a": 1}]
+    assert rows(warehouse, "o", "id") == []
+
+
 def test_new_property_becomes_a_new_column_on_the_next_run(warehouse: Warehouse) -> None:
     assert (
         warehouse.run([schema_msg("c", PROPS), record_msg("c", {"id": "a", "amount": 1})]).error
