@@ -82,8 +82,8 @@ def test_demo_subcommand_is_handed_its_own_arguments():
     assert result.returncode == 0 and "--warehouse" in result.stdout
 
 
-def _demo(tmp_path) -> subprocess.CompletedProcess:
-    return subprocess.run([CLOUDSOURCES, "demo", "--warehouse", str(tmp_path / "w.duckdb"),
+def _demo(tmp_path, warehouse: str = "w.duckdb") -> subprocess.CompletedProcess:
+    return subprocess.run([CLOUDSOURCES, "demo", "--warehouse", str(tmp_path / warehouse),
                            "--workdir", str(tmp_path / "demo")],
                           capture_output=True, text=True, timeout=300)
 
@@ -116,6 +116,13 @@ def test_demo_loads_every_collection_then_a_second_demo_costs_one_request(tmp_pa
     assert {t: row[0] for t, row in again.items()} == {t: row[0] for t, row in tables.items()}
     total = next(line for line in second.stdout.splitlines() if line.startswith("total API"))
     assert total.split()[-1] == "1"
+
+    # another warehouse file, the same workdir: the saved STATE is not its own, so it
+    # syncs in full (a file named like its schema, which DuckDB could find ambiguous)
+    third = _demo(tmp_path, "stripe.duckdb")
+    assert third.returncode == 0, third.stdout[-2000:] + third.stderr[-2000:]
+    assert "full sync" in third.stdout and "matches the sandbox." in third.stdout
+    assert _table_lines(third.stdout)["stripe.charges"][:2] == ["600", "600"]
 
 
 def test_count_seeds_exactly_that_many_of_one_collection_and_scales_the_rest():

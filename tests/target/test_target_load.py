@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import pytest
 from target_harness import Warehouse, record_msg, schema_msg
 
 PROPS = {
@@ -578,3 +579,23 @@ def test_a_duckdb_schema_named_in_another_case_is_the_same_schema(tmp_path) -> N
     assert result.error is None, result.error
     stored = wh.query("SELECT id, user_id, x FROM s1.a_b ORDER BY id")
     assert stored == [(1, "u1", None), (2, None, "y")]
+
+
+def test_the_name_registry_refuses_a_name_given_twice(warehouse: Warehouse) -> None:
+    """Two runs into one schema at once each read the registry once: the second to record
+    a name already given (to another source) fails there, instead of sharing the table."""
+    from target_warehouse.backends import NAMES_TABLE
+    from target_warehouse.errors import LoadError
+    from target_warehouse.target import TargetWarehouse
+
+    messages = [schema_msg("a-b", PROPS), record_msg("a-b", {"id": "x", "amount": 1})]
+    assert warehouse.run(messages).error is None
+    target = TargetWarehouse(config=warehouse.config)
+    try:
+        schema = warehouse.default_schema
+        assert ("table", "", "a-b", "a_b") in target.backend.read_names(schema)
+        with pytest.raises(LoadError, match=NAMES_TABLE):
+            target.backend.add_names(schema, [("table", "", "a.b", "a_b")])
+        assert ("table", "", "a.b", "a_b") not in target.backend.read_names(schema)
+    finally:
+        target.backend.close()
