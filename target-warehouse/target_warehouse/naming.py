@@ -56,6 +56,15 @@ def with_suffix(name: str, suffix: str, max_bytes: int) -> str:
     return f"{head}_{suffix}"
 
 
+def hashed_apart(plain: str, raw: str, taken: set[str], max_bytes: int) -> str:
+    """``plain_<hash of raw>``, told apart from the names ``taken``: should that one be
+    taken too (a source named like it), a hash of both."""
+    name = with_suffix(plain, short_hash(raw), max_bytes)
+    if name in taken:
+        name = with_suffix(plain, short_hash(f"{raw}/{name}"), max_bytes)
+    return name
+
+
 def _fit(name: str, raw: str, max_bytes: int) -> str:
     if len(name.encode("utf-8")) <= max_bytes:
         return name
@@ -124,9 +133,7 @@ def keep_earlier_names(
     taken = set(earlier.values()) | reserved
     for raw, name in build_name_map(new, max_bytes).items():
         if name in taken:
-            name = with_suffix(normalize(raw, max_bytes), short_hash(raw), max_bytes)
-        if name in taken:
-            name = with_suffix(normalize(raw, max_bytes), short_hash(f"{raw}/{name}"), max_bytes)
+            name = hashed_apart(normalize(raw, max_bytes), raw, taken, max_bytes)
         taken.add(name)
         result[raw] = name
     return result

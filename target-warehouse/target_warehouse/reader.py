@@ -250,9 +250,14 @@ class LineTrackingReader(SingerReader):
         try:
             return _decode(line)  # type: ignore[no-any-return]
         except _DECODE_ERRORS as exc:
-            if isinstance(line, bytes):
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise InputError("line is not valid UTF-8") from None
-            raise InvalidInputLine(f"malformed JSON: {exc}") from None
+            raise line_error(line, exc) from None
+
+
+def line_error(line: str | bytes, exc: Exception) -> Exception:
+    """The clear error for a line the JSON decoder rejected."""
+    if isinstance(line, bytes):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return InputError("line is not valid UTF-8")
+    return InvalidInputLine(f"malformed JSON: {exc}")

@@ -8,8 +8,9 @@ from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
-from target_warehouse.errors import InputError
+from target_warehouse.errors import annotate
 from target_warehouse.fastdecode import materialize
+from target_warehouse.reader import line_error
 from target_warehouse.types import LogicalType
 
 _time_extracted = attrgetter("time_extracted")
@@ -103,18 +104,12 @@ class TypedBatches:
                 try:
                     records[i], extracted, version = materialize(line)
                 except ValueError as exc:  # e.g. invalid UTF-8 inside a value kept as read
-                    raise self._bad_line(exc, context["lines"][i]) from None
+                    error = line_error(line, exc)
+                    annotate(error, context["lines"][i], self.stream_name)
+                    raise error from None
                 if self._metadata:
                     context["extracted"][i], context["versions"][i] = extracted, version
         return records
-
-    def _bad_line(self, exc: ValueError, line: int) -> InputError:
-        """The error for a typed line the generic decoder rejects, as the reader says it."""
-        text = "line is not valid UTF-8" if "UTF-8" in str(exc) else f"malformed JSON: {exc}"
-        error = InputError(text)
-        error.input_line = line  # type: ignore[attr-defined]
-        error.input_stream = self.stream_name  # type: ignore[attr-defined]
-        return error
 
     def _settle(self, saved: dict) -> None:
         """Wait for the load in flight; if it failed, put this batch back and raise."""

@@ -32,6 +32,7 @@ from target_warehouse.types import (
     integers_fit_int64,
     logical_type,
     parse_temporal,
+    text_column,
     widen,
 )
 from target_warehouse.validation import compile_validator, violation_error
@@ -43,11 +44,6 @@ DELETED_AT = "_sdc_deleted_at"
 TABLE_VERSION = "_sdc_table_version"
 _TEMPORAL = (LogicalType.TIMESTAMP, LogicalType.DATE, LogicalType.TIME)
 _TEXTUAL = (LogicalType.TEXT, LogicalType.JSON)
-# The metadata columns' names: each only ever its own column (see keep_earlier_names)
-METADATA_COLUMNS = frozenset({
-    "_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", DELETED_AT, "_sdc_sequence",
-    TABLE_VERSION, "_sdc_sync_started_at",
-})
 # Metadata the target makes (see _values) -> its values' types; None: the tap's values
 _MADE_HERE: dict[str, frozenset[type] | None] = {
     "_sdc_extracted_at": None,
@@ -57,6 +53,8 @@ _MADE_HERE: dict[str, frozenset[type] | None] = {
     TABLE_VERSION: None,
     "_sdc_sync_started_at": frozenset({int}),
 }
+# The metadata columns' names (DELETED_AT among them): each only ever its own column
+METADATA_COLUMNS = frozenset({*_MADE_HERE, DELETED_AT})
 _UTC = datetime.UTC
 _from_timestamp = datetime.datetime.fromtimestamp
 
@@ -390,6 +388,8 @@ class WarehouseSink(TypedBatches, BatchSink):
                 values = decode_texts(values)  # a column widened to text: canonical text
             if not as_read:
                 values = convert_column(values, converter(col.schema_type, column_type))
+            if column_type is LogicalType.TEXT:
+                values = text_column(values, kinds if column_type is col.schema_type else None)
             # (JSON as read holds no escape sequence, so no NUL)
             if backend.strips_nul and column_type in _TEXTUAL and not as_read:
                 values, n = strip_nul(values, column_type is LogicalType.JSON)

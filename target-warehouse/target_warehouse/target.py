@@ -24,7 +24,7 @@ from singer_sdk.target_base import Target
 
 from target_warehouse.backends import NAMES_TABLE, Backend, NameRow, open_backend
 from target_warehouse.errors import EXPECTED_ERRORS, InputError, describe
-from target_warehouse.naming import normalize, short_hash, with_suffix
+from target_warehouse.naming import hashed_apart, normalize
 from target_warehouse.pipeline import LoadPipeline
 from target_warehouse.reader import FastRecords, LineTrackingReader
 from target_warehouse.settings import CONFIG_SCHEMA, OVERWRITE
@@ -102,9 +102,7 @@ class TargetWarehouse(Target):
                 taken = {t for (s, _), t in self._tables.items() if s == schema}
                 taken |= {*given.values(), NAMES_TABLE}
                 if name in taken:
-                    name = with_suffix(name, short_hash(stream_name), limit)
-                if name in taken:
-                    name = with_suffix(name, short_hash(f"{stream_name}/{name}"), limit)
+                    name = hashed_apart(name, stream_name, taken, limit)
                 self.record_names(schema, [("table", "", stream_name, name)])
             self._tables[key] = name
         return self._tables[key]

@@ -168,6 +168,18 @@ def json_column(values: list[Any]) -> list[str | None]:
     return [None if v is None else to_json(v) for v in values]
 
 
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
+def text_column(values: list[Any], known: frozenset[type] | None = None) -> list[Any]:
+    """A text column's values as text: the other members of a union (true, an object, a
+    number) in their to_text form, the same on every backend (psycopg would dump a
+    boolean as 't'). ``known``: the values' types, when known without looking."""
+    if (known if known is not None else set(map(type, values))) <= _STR_OR_NONE:
+        return values
+    return [v if v is None or type(v) is str else to_text(v) for v in values]
+
+
 def to_text(value: Any) -> str:
     """Text form of a scalar stored in a column widened to text."""
     if isinstance(value, str):

@@ -21,7 +21,7 @@ from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
 from target_warehouse.backends import ColumnSpec
-from target_warehouse.types import LogicalType, to_text
+from target_warehouse.types import LogicalType
 
 _NONE = type(None)
 _TEMPORAL = (LogicalType.TIMESTAMP, LogicalType.DATE, LogicalType.TIME)
@@ -37,7 +37,6 @@ _BINARY_OK: dict[LogicalType, frozenset[type]] = {
     LogicalType.JSON: frozenset({str, msgspec.Raw, _NONE}),
 }
 _MIXED_JSON = frozenset({str, msgspec.Raw})
-_TEXT_OK = _BINARY_OK[LogicalType.TEXT]
 _UTC = datetime.UTC
 _tzinfo = operator.attrgetter("tzinfo")
 
@@ -61,25 +60,9 @@ def register(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(None, BytesBinaryDumper)
 
 
-def _as_text(values: list[Any]) -> list[Any]:
-    """A text column's values as text: the other members of a union (true, an object,
-    a number) as DuckDB stores them too (to_text), not as psycopg would dump them ('t')."""
-    if set(map(type, values)) <= _TEXT_OK:
-        return values
-    return [v if v is None or type(v) is str else to_text(v) for v in values]
-
-
 def _json_text(values: list[Any]) -> list[Any]:
     """JSON kept as read (msgspec.Raw) as str, for the paths that dump it as text."""
     return [bytes(v).decode() if type(v) is msgspec.Raw else v for v in values]
-
-
-def _unchanged(values: list[Any]) -> list[Any]:
-    return values
-
-
-# What the row-by-row paths (copy_batch) do to a column first
-_CONVERT = {LogicalType.TEXT: _as_text, LogicalType.JSON: _json_text}
 
 
 def _iso(values: list[Any]) -> list[Any]:
@@ -202,7 +185,8 @@ def copy_batch(
             copy.write(payload)
         return
     extra = [] if ordinal is None else [range(ordinal)]
-    data = {c.name: _CONVERT.get(c.type, _unchanged)(data[c.name]) for c in columns}
+    data = {c.name: _json_text(data[c.name]) if c.type is LogicalType.JSON else data[c.name]
+            for c in columns}
     binary = [_binary_column(data[c.name], c.type) for c in columns]
     if all(column is not None for column in binary):
         with cur.copy(sql + " (FORMAT BINARY)") as copy:
